@@ -1,0 +1,41 @@
+"""RadKit: small, readable helpers for a deep-learning course for clinicians.
+
+Each module has one job: ``config`` (data folder, seeds, fast mode),
+``phantoms`` (generated practice images), ``data`` (datasets and loaders),
+``dicom`` (reading DICOM), ``viz`` (pictures and sliders), ``models``,
+``train``, ``evaluate``, ``explain``, ``deploy`` (the browser app),
+``exercises`` (self-checks), ``doctor`` (is this machine ready?).
+Everything returns plain NumPy arrays and Keras models.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from radkit.config import data_dir, fast_mode, pick, set_seed  # noqa: E402
+from radkit.errors import RadkitError  # noqa: E402
+
+__all__ = ["RadkitError", "data_dir", "fast_mode", "pick", "set_seed", "setup"]
+
+
+def setup(seed: int = 42, quiet: bool = False) -> None:
+    """Start a notebook: make it repeatable, show errors plainly, say how it is set up.
+
+    Run once in the first code cell of every notebook.
+    """
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
+    from radkit.errors import show_friendly_errors
+
+    set_seed(seed)
+    show_friendly_errors()
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.rcParams.update({"figure.dpi": 80, "image.cmap": "gray", "axes.grid": False})
+    except ImportError:
+        pass
+    if not quiet:
+        mode = "FAST (small data, few epochs)" if fast_mode() else "full"
+        print(f"RadKit {__version__} ready | mode: {mode} | seed: {seed} | data folder: {data_dir()}")

@@ -1,0 +1,109 @@
+"""Download a dataset file once, check it, and keep it in the data folder.
+
+Introduced in notebook 00_start_here. Uses pooch, which downloads to a
+temporary file, checks the checksum and only then moves the file into
+place, so an interrupted or corrupted download never leaves a broken file
+in the cache.
+
+Where a file is looked for, in order:
+1. ``RADKIT_LOCAL_DATA`` (a pre-fetched folder: USB stick, shared drive),
+2. the data folder (``RADKIT_DATA``), from an earlier download,
+3. the internet (unless ``RADKIT_OFFLINE=1``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from radkit import config, registry
+from radkit.errors import RadkitError
+
+
+def md5sum(path: Path) -> str:
+    """The MD5 checksum of a file, as 32 hex digits."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(url: str, md5: str, folder: Path, filename: str, progress: bool = True) -> Path:
+    """Download ``url`` into ``folder/filename`` and check its MD5. Returns the path.
+
+    Raises RadkitError, leaving nothing behind, when the network fails or
+    the checksum does not match.
+    """
+    import pooch
+    import requests
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        path = pooch.retrieve(url, known_hash=f"md5:{md5}", fname=filename, path=folder,
+                              progressbar=progress)
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
+        raise RadkitError(
+            f"Could not download {filename}: the internet could not be reached ({type(error).__name__}).",
+            "Check your connection and run the cell again; or copy the file from a colleague into a folder "
+            "and set RADKIT_LOCAL_DATA to that folder; or carry on with the built-in practice images.",
+        ) from None
+    except requests.exceptions.HTTPError as error:
+        raise RadkitError(
+            f"Could not download {filename}: the server answered '{error}'.",
+            "The file may have moved. Try again later, or tell your course instructor.",
+        ) from None
+    except ValueError as error:
+        if "hash" not in str(error).lower():
+            raise
+        raise RadkitError(
+            f"The downloaded {filename} is damaged or not the expected file (its checksum does not match), "
+            "so it was thrown away.",
+            "Run the cell again to retry the download. If it keeps happening, tell your course instructor.",
+        ) from None
+    return Path(path)
+
+
+def _local_copy(key: str, filename: str) -> Path | None:
+    """A pre-fetched copy in RADKIT_LOCAL_DATA, if there is one."""
+    local = config.local_data_dir()
+    if local is None:
+        return None
+    for candidate in (local / key / filename, local / filename):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def fetch(key: str, variant=None, quiet: bool = False) -> Path:
+    """Return the path of a dataset file, downloading it the first time.
+
+    >>> fetch("pneumoniamnist", 64)   # doctest: +SKIP
+    """
+    dataset = registry.get(key)
+    if variant is None:
+        variant = next(iter(dataset.files), None)
+    if not dataset.files:
+        raise RadkitError(f"{dataset.title} has nothing to download.", dataset.notes or "It is built in.")
+    file = dataset.file(variant)
+    say = (lambda *a: None) if quiet else print
+
+    local = _local_copy(key, file.name)
+    if local is not None:
+        if md5sum(local) != file.md5:
+            say(f"Note: {local} is used as it is. It is not byte-identical to the official {file.name} "
+                "(its checksum differs), for example a cut-down copy for teaching.")
+        return local
+
+    cached = config.data_dir() / key / file.name
+    if cached.is_file() and md5sum(cached) == file.md5:
+        return cached
+    if config.offline():
+        raise RadkitError(
+            f"{file.name} is not in the data folder and RadKit is set to work offline (RADKIT_OFFLINE=1).",
+            f"Unset RADKIT_OFFLINE and run `radkit fetch {key}` while online, or set RADKIT_LOCAL_DATA "
+            "to a folder holding the file.",
+        )
+    say(f"Downloading {file.name} for {dataset.title} (once; it is kept in {cached.parent}) ...")
+    return download(file.url, file.md5, cached.parent, file.name, progress=not quiet)

@@ -1,0 +1,175 @@
+"""The datasets the course uses: where each comes from, its licence, files and checksums.
+
+Introduced in notebook 00_start_here. Each entry is a dataset card; the
+human-readable cards in ``datasets/`` are written from these entries by
+``radkit cards`` (a test checks they agree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ZENODO_MEDMNIST = "https://zenodo.org/records/10519652/files"
+MEDMNIST_CITATION = (
+    "Yang J, Shi R, Wei D, et al. MedMNIST v2 - A large-scale lightweight benchmark for 2D and 3D "
+    "biomedical image classification. Scientific Data. 2023;10:41. doi:10.1038/s41597-022-01721-8"
+)
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One downloadable file: its name, where it comes from and its MD5 checksum."""
+
+    name: str
+    url: str
+    md5: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset card."""
+
+    key: str
+    title: str
+    task: str
+    description: str
+    source: str
+    licence: str
+    citation: str
+    label_names: tuple[str, ...]
+    splits: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)  # variant (e.g. image size) -> DataFile
+    notes: str = ""
+
+    def file(self, variant) -> DataFile:
+        """The file for one variant (for MedMNIST, the image size: 28, 64, 128 or 224)."""
+        from radkit.errors import RadkitError
+
+        if variant not in self.files:
+            raise RadkitError(
+                f"{self.title} has no variant {variant!r}.",
+                f"Choose one of: {', '.join(str(v) for v in self.files)}.",
+            )
+        return self.files[variant]
+
+
+def _medmnist(key: str, title: str, md5s: dict, **card) -> Dataset:
+    files = {
+        size: DataFile(
+            name=f"{key}.npz" if size == 28 else f"{key}_{size}.npz",
+            url=f"{ZENODO_MEDMNIST}/{key}.npz?download=1" if size == 28 else f"{ZENODO_MEDMNIST}/{key}_{size}.npz?download=1",
+            md5=md5,
+        )
+        for size, md5 in md5s.items()
+    }
+    return Dataset(key=key, title=title, source="https://medmnist.com (files on Zenodo, record 10519652)",
+                   licence="CC BY 4.0", citation=MEDMNIST_CITATION, files=files, **card)
+
+
+DATASETS: dict[str, Dataset] = {
+    d.key: d
+    for d in [
+        _medmnist(
+            "pneumoniamnist", "PneumoniaMNIST", task="binary classification (chest X-ray)",
+            description="Paediatric chest X-rays (Guangzhou Women and Children's Medical Center), normal or pneumonia, "
+                        "resized to square greyscale images.",
+            label_names=("normal", "pneumonia"),
+            splits={"train": 4708, "val": 524, "test": 624},
+            md5s={28: "28209eda62fecd6e6a2d98b1501bb15f", 64: "8f4eceb4ccffa70c672198ea285246c6",
+                  128: "05b46931834c231683c68f40c47b2971", 224: "d6a3c71de1b945ea11211b03746c1fe1"},
+            notes="Splits are by patient in the original data; about 74% of training images show pneumonia.",
+        ),
+        _medmnist(
+            "breastmnist", "BreastMNIST", task="binary classification (breast ultrasound)",
+            description="Breast ultrasound images, malignant versus normal or benign.",
+            label_names=("malignant", "normal or benign"),
+            splits={"train": 546, "val": 78, "test": 156},
+            md5s={28: "750601b1f35ba3300ea97c75c52ff8f6", 64: "742edef2a1fd1524b2efff4bd7ba9364",
+                  128: "363e4b3f8d712e9b5de15470a2aaadf1", 224: "b56378a6eefa9fed602bb16d192d4c8b"},
+        ),
+        _medmnist(
+            "chestmnist", "ChestMNIST", task="multi-label classification (chest X-ray, 14 findings)",
+            description="NIH ChestX-ray14 frontal chest X-rays with 14 text-mined findings per image.",
+            label_names=("atelectasis", "cardiomegaly", "effusion", "infiltration", "mass", "nodule", "pneumonia",
+                         "pneumothorax", "consolidation", "edema", "emphysema", "fibrosis", "pleural", "hernia"),
+            splits={"train": 78468, "val": 11219, "test": 22433},
+            md5s={28: "02c8a6516a18b556561a56cbdd36c4a8", 64: "9de6cd0b934ebb5b7426cfba5efbae16",
+                  128: "db107e5590b27930b62dbaf558aebee3", 224: "45bd33e6f06c3e8cdb481c74a89152aa"},
+            notes="Labels were mined from reports by NLP and are noisy.",
+        ),
+        Dataset(
+            key="msd_heart", title="Medical Segmentation Decathlon, Task02 Heart",
+            task="3-D segmentation (left atrium, MRI)",
+            description="30 mono-modal MRI volumes of the heart (20 labelled) with the left atrium outlined.",
+            source="http://medicaldecathlon.com",
+            licence="CC BY-SA 4.0",
+            citation="Antonelli M, Reinke A, Bakas S, et al. The Medical Segmentation Decathlon. Nature Communications. "
+                     "2022;13:4128. doi:10.1038/s41467-022-30695-9",
+            label_names=("background", "left atrium"),
+            splits={"labelled": 20, "unlabelled": 10},
+            files={"all": DataFile("Task02_Heart.tar",
+                                   "https://msd-for-monai.s3-us-west-2.amazonaws.com/Task02_Heart.tar",
+                                   "06ee59366e1e5124267b774dbd654057")},
+            notes="NIfTI volumes; about 435 MB to download.",
+        ),
+        Dataset(
+            key="pydicom_data", title="pydicom-data example DICOM files",
+            task="DICOM reading (notebook 01)",
+            description="Real DICOM files shipped with the pydicom-data package: a chest CR (1955x1841, MONOCHROME1), "
+                        "CT and MR images, compressed variants.",
+            source="https://github.com/pydicom/pydicom-data",
+            licence="MIT (package); images from public DICOM test sets",
+            citation="Mason D, et al. pydicom: An open source DICOM library. https://github.com/pydicom/pydicom",
+            label_names=(),
+            notes="Installed with radkit, so always available offline.",
+        ),
+        Dataset(
+            key="phantoms", title="RadKit phantoms (generated)",
+            task="offline stand-in for every task",
+            description="Chest X-ray-like drawings with and without pneumonia-like opacities (with heart boxes and "
+                        "lung masks) and MRI-like volumes with a left-atrium-like label, generated by radkit.phantoms "
+                        "from a seed. Not real patients.",
+            source="radkit/phantoms.py (generated on your computer)",
+            licence="MIT",
+            citation="RadKit course materials.",
+            label_names=("normal", "pneumonia"),
+            notes="Used whenever real data cannot be found or downloaded. Deterministic for a given seed.",
+        ),
+    ]
+}
+
+
+def get(key: str) -> Dataset:
+    """Return the card of dataset ``key`` (for example ``"pneumoniamnist"``)."""
+    from radkit.errors import RadkitError
+
+    if key not in DATASETS:
+        raise RadkitError(f"There is no dataset called {key!r}.", f"Choose one of: {', '.join(DATASETS)}.")
+    return DATASETS[key]
+
+
+def card_markdown(dataset: Dataset) -> str:
+    """The human-readable card of a dataset, as written to ``datasets/<key>.md``."""
+    lines = [
+        f"# {dataset.title}",
+        "",
+        "<!-- Written by `radkit cards` from radkit/registry.py: edit there, not here. -->",
+        "",
+        dataset.description,
+        "",
+        f"- **Task:** {dataset.task}",
+        f"- **Source:** {dataset.source}",
+        f"- **Licence:** {dataset.licence}",
+        f"- **Cite:** {dataset.citation}",
+    ]
+    if dataset.label_names:
+        lines.append("- **Labels:** " + ", ".join(f"{i} = {n}" for i, n in enumerate(dataset.label_names)))
+    if dataset.splits:
+        lines.append("- **Splits:** " + ", ".join(f"{k} {v:,}" for k, v in dataset.splits.items()))
+    if dataset.notes:
+        lines.append(f"- **Notes:** {dataset.notes}")
+    if dataset.files:
+        lines += ["", "| variant | file | MD5 | download from |", "|---|---|---|---|"]
+        lines += [f"| {v} | `{f.name}` | `{f.md5}` | {f.url} |" for v, f in dataset.files.items()]
+        lines += ["", f"Fetch in advance (for a workshop): `radkit fetch {dataset.key}`."]
+    return "\n".join(lines) + "\n"

@@ -25,7 +25,7 @@ def setup(seed: int = 42, quiet: bool = False) -> None:
     """
     import os
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's start-up chatter
     from radkit.errors import show_friendly_errors
 
     set_seed(seed)

@@ -1,0 +1,81 @@
+"""The ``radkit`` command: ``doctor``, ``fetch``, ``build-course``, ``cards``.
+
+Introduced in notebook 00_start_here (``radkit doctor``) and in the README
+(instructors: ``radkit fetch`` before a workshop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from radkit.errors import RadkitError
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def _doctor(args) -> int:
+    from radkit.doctor import doctor
+
+    return 0 if doctor() else 1
+
+
+def _fetch(args) -> int:
+    from radkit import download, registry
+
+    keys = args.datasets or ["pneumoniamnist"]
+    for key in keys:
+        dataset = registry.get(key)
+        variants = args.size or list(dataset.files)
+        for variant in variants:
+            path = download.fetch(key, variant)
+            print(f"OK  {dataset.title} ({variant}): {path}")
+    return 0
+
+
+def _build_course(args) -> int:
+    from radkit.course import build_course
+
+    for path in build_course(Path(args.solutions), Path(args.course)):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cards(args) -> int:
+    from radkit.registry import DATASETS, card_markdown
+
+    folder = Path(args.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, dataset in DATASETS.items():
+        (folder / f"{key}.md").write_text(card_markdown(dataset), encoding="utf-8")
+        print(f"wrote {folder / f'{key}.md'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``radkit`` command line."""
+    parser = argparse.ArgumentParser(prog="radkit", description="RadKit course tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("doctor", help="check that this computer is ready for the course").set_defaults(run=_doctor)
+    fetch = commands.add_parser("fetch", help="download datasets in advance (for example before a workshop)")
+    fetch.add_argument("datasets", nargs="*", help="dataset names (default: pneumoniamnist); see datasets/")
+    fetch.add_argument("--size", type=int, action="append", help="image size(s) for MedMNIST (28, 64, 128, 224)")
+    fetch.set_defaults(run=_fetch)
+    build = commands.add_parser("build-course", help="make course/ (student notebooks) from solutions/")
+    build.add_argument("--solutions", default=str(PROJECT / "solutions"))
+    build.add_argument("--course", default=str(PROJECT / "course"))
+    build.set_defaults(run=_build_course)
+    cards = commands.add_parser("cards", help="write the dataset cards in datasets/ from the registry")
+    cards.add_argument("--folder", default=str(PROJECT / "datasets"))
+    cards.set_defaults(run=_cards)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except RadkitError as error:
+        print(f"radkit: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Set up RadKit and open the course, or run every test. Needs only Python 3.10-3.12.
+
+    python3 run.py course    # set up (first time: a few minutes), then open JupyterLab
+    python3 run.py test      # set up, then run every test (what CI runs)
+    python3 run.py doctor    # set up, then check this computer is ready
+
+On Windows type ``py run.py course``. Safe to run again: it installs only
+what changed. Everything goes into a private folder ``.venv`` inside the
+project, so no administrator rights are needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".radkit-installed"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def say(message: str) -> None:
+    print(f"[radkit] {message}", flush=True)
+
+
+def run(command: list, **kwargs) -> None:
+    """Run a command, stopping with a plain message if it fails."""
+    result = subprocess.run([str(c) for c in command], **kwargs)
+    if result.returncode != 0:
+        say(f"This step failed (exit code {result.returncode}): {' '.join(str(c) for c in command)}")
+        sys.exit(result.returncode)
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def fingerprint(*files: str) -> str:
+    digest = hashlib.sha256(platform.python_version().encode())
+    for name in files:
+        path = ROOT / name
+        digest.update(path.read_bytes() if path.exists() else b"-")
+    return digest.hexdigest()
+
+
+def ensure_python_packages() -> Path:
+    """Create .venv and install radkit with its pinned dependencies (only when something changed)."""
+    if not (3, 10) <= sys.version_info[:2] <= (3, 12):
+        say(f"RadKit needs Python 3.10, 3.11 or 3.12; this is {platform.python_version()}. "
+            "Install Python 3.11 from python.org and run this again with it.")
+        sys.exit(1)
+    python = venv_python()
+    if not python.exists():
+        say("Creating a private Python environment in .venv (once) ...")
+        venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
+    wanted = fingerprint("pyproject.toml", "requirements.lock")
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return python
+    say("Installing the course's Python packages (first time: a few minutes) ...")
+    run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    run([python, "-m", "pip", "install", "--quiet", "-c", ROOT / "requirements.lock", "-e", f"{ROOT}[test]"])
+    STAMP.write_text(wanted)
+    return python
+
+
+def can_install_system_packages() -> bool:
+    return shutil.which("apt-get") is not None and hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def ensure_browser_tools() -> None:
+    """For the browser tests: Node.js packages (TensorFlow.js, playwright-core) and Debian's Chromium."""
+    missing = [name for name in ("node", "npm") if shutil.which(name) is None]
+    needs_chromium = shutil.which("chromium") is None and not Path("/usr/bin/chromium").exists()
+    packages = (["nodejs", "npm"] if missing else []) + (["chromium"] if needs_chromium else [])
+    if packages:
+        if not can_install_system_packages():
+            say(f"Not installed: {', '.join(packages)}. The browser tests will be skipped. "
+                "(On Debian/Ubuntu as root they are installed automatically.)")
+            return
+        say(f"Installing {', '.join(packages)} from Debian's packages (once) ...")
+        run(["apt-get", "update", "-qq"], stdout=subprocess.DEVNULL)
+        run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+            stdout=subprocess.DEVNULL, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    if (ROOT / "package.json").exists():
+        stamp = ROOT / "node_modules" / ".radkit-installed"
+        wanted = fingerprint("package.json", "package-lock.json")
+        if not (stamp.exists() and stamp.read_text() == wanted):
+            say("Installing the JavaScript packages for the browser app (once) ...")
+            run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=ROOT)
+            stamp.write_text(wanted)
+
+
+def main() -> None:
+    action = sys.argv[1] if len(sys.argv) > 1 else "course"
+    extra = sys.argv[2:]
+    if action not in ("course", "test", "doctor"):
+        print(__doc__)
+        sys.exit(2)
+    python = ensure_python_packages()
+    env = dict(os.environ)
+    if action == "course":
+        say("Opening the course in JupyterLab. Start with 00_start_here.ipynb. Stop with Ctrl+C.")
+        os.chdir(ROOT)
+        run([python, "-m", "jupyter", "lab", "course", *extra], env=env)
+    elif action == "doctor":
+        run([python, "-m", "radkit.cli", "doctor"], env=env)
+    else:
+        ensure_browser_tools()
+        env.setdefault("RADKIT_FAST", "1")
+        if SHARED_DATA.is_dir():
+            env.setdefault("RADKIT_LOCAL_DATA", str(SHARED_DATA))
+            say(f"Real test data found: {SHARED_DATA}")
+        run([python, "-m", "pytest", "--nbval-lax", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
+             "tests", "solutions", *extra], cwd=ROOT, env=env)
+
+
+if __name__ == "__main__":
+    main()

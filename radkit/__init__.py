@@ -27,9 +27,11 @@ def setup(seed: int = 42, quiet: bool = False) -> None:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's start-up chatter
     from radkit.errors import show_friendly_errors
+    from radkit.exercises import define_blank
 
     set_seed(seed)
     show_friendly_errors()
+    define_blank()
     try:
         import matplotlib.pyplot as plt
 
@@ -39,3 +41,16 @@ def setup(seed: int = 42, quiet: bool = False) -> None:
     if not quiet:
         mode = "FAST (small data, few epochs)" if fast_mode() else "full"
         print(f"RadKit {__version__} ready | mode: {mode} | seed: {seed} | data folder: {data_dir()}")
+
+
+_SUBMODULES = {"checks", "cli", "config", "course", "data", "deploy", "dicom", "doctor", "download", "errors",
+               "evaluate", "exercises", "explain", "models", "phantoms", "registry", "train", "viz"}
+
+
+def __getattr__(name: str):
+    """Load a submodule the first time it is used (``radkit.data``), so ``import radkit`` stays quick."""
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"radkit.{name}")
+    raise AttributeError(f"module 'radkit' has no attribute {name!r}")

@@ -15,8 +15,10 @@ variable so that an instructor can set them once for a whole room:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -62,6 +64,34 @@ def pick(full, fast):
     return fast if fast_mode() else full
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Hide messages written straight to the error stream by compiled code (TensorFlow's start-up notes)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real error stream (some notebook front-ends)
+        yield
+        return
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def import_tensorflow():
+    """Import TensorFlow without its start-up notes about GPUs and CPU instructions, which only confuse."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    with _quiet_stderr():
+        import tensorflow as tf
+    return tf
+
+
 def set_seed(seed: int = DEFAULT_SEED) -> int:
     """Make a run repeatable: seed Python, NumPy and TensorFlow, and ask
     TensorFlow for deterministic operations. Returns the seed used.
@@ -74,8 +104,8 @@ def set_seed(seed: int = DEFAULT_SEED) -> int:
 
     np.random.seed(seed)
     try:
+        tf = import_tensorflow()
         import keras
-        import tensorflow as tf
     except ImportError:  # the DICOM lessons work without TensorFlow
         return seed
     keras.utils.set_random_seed(seed)

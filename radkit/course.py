@@ -4,8 +4,8 @@
 between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` are the answer. In the
 student copy they become one blank per name the answer assigns::
 
-    # BEGIN SOLUTION                      low = ___  # YOUR CODE HERE
-    low = level - width / 2        ->     high = ___  # YOUR CODE HERE
+    # BEGIN SOLUTION                      low = ____  # YOUR CODE HERE
+    low = level - width / 2        ->     high = ____  # YOUR CODE HERE
     high = level + width / 2
     # END SOLUTION
 
@@ -66,7 +66,7 @@ def strip_solutions(source: str, where: str = "a cell") -> str:
                     f"The solution block in {where} assigns no name, so the student copy would have no blank.",
                     "Make the answer assign a variable (for example `answer = ...`).",
                 )
-            out.extend(f"{indent}{name} = ___  # YOUR CODE HERE" for name in names)
+            out.extend(f"{indent}{name} = ____  # YOUR CODE HERE" for name in names)
             block = None
         elif block is not None:
             block.append(line)

@@ -7,7 +7,6 @@ this) or PROBLEM (fix it before the course), with what to do.
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import socket
@@ -83,8 +82,7 @@ def check_compute() -> list[Check]:
                    "" if memory_gb >= MIN_MEMORY_GB else
                    "Close other programs, and turn on fast mode (set RADKIT_FAST=1) for smaller data.")
     try:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up messages out of the report
-        import tensorflow as tf
+        tf = config.import_tensorflow()
 
         gpus = tf.config.list_physical_devices("GPU")
         gpu = Check("GPU", "OK", f"{len(gpus)} GPU(s) found" if gpus else

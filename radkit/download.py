@@ -38,6 +38,7 @@ def download(url: str, md5: str, folder: Path, filename: str, progress: bool = T
     import pooch
     import requests
 
+    pooch.get_logger().setLevel("WARNING")  # radkit says what it downloads, in its own words
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     try:

@@ -1,7 +1,8 @@
 """Exercises with instant feedback: ``q1.check()``, ``q1.hint()``, ``q1.solution()``.
 
 Introduced in notebook 00_start_here. In the student notebooks each
-exercise has a blank, written ``___``, for the learner to replace. Using a
+exercise has a blank, written ``____`` (four underscores), for the learner to
+replace. (Not three: IPython uses ``___`` for its own output history.) Using a
 blank that is still empty gives a friendly message instead of a long error
 from deep inside a library.
 
@@ -16,15 +17,15 @@ from radkit.errors import RadkitError
 
 
 class ExerciseNotDone(RadkitError):
-    """Raised when a blank ``___`` is used before it has been filled in."""
+    """Raised when a blank ``____`` is used before it has been filled in."""
 
 
 class _Blank:
-    """The ``___`` placeholder. Any use of it says the exercise is not done yet."""
+    """The ``____`` placeholder. Any use of it says the exercise is not done yet."""
 
     _MESSAGE = (
-        "This cell still has a blank (___) in it.",
-        "Replace each ___ with your own code, then run the cell again. "
+        "This cell still has a blank (____) in it.",
+        "Replace each ____ with your own code, then run the cell again. "
         "Stuck? Run the hint cell below the exercise (for example q1.hint()).",
     )
 
@@ -32,7 +33,7 @@ class _Blank:
         raise ExerciseNotDone(*self._MESSAGE)
 
     def __repr__(self) -> str:
-        return "___ (a blank for you to fill in)"
+        return "____ (a blank for you to fill in)"
 
     # Every common way of using a value refuses politely.
     __call__ = __getattr__ = __getitem__ = __iter__ = __len__ = _refuse
@@ -46,11 +47,25 @@ class _Blank:
         return {}
 
 
-___ = _Blank()
+____ = _Blank()
+
+
+def define_blank(shell=None) -> bool:
+    """Make ``____`` mean "a blank to fill in" in this notebook (done by ``radkit.setup()``)."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None:
+        return False
+    shell.user_ns["____"] = ____
+    return True
 
 
 def is_blank(value) -> bool:
-    """True when ``value`` is the unfilled ``___`` (or contains one)."""
+    """True when ``value`` is the unfilled ``____`` (or contains one)."""
     if isinstance(value, _Blank):
         return True
     if isinstance(value, (list, tuple)):
@@ -76,7 +91,7 @@ class Exercise:
     def check(self, *values) -> bool:
         """Check your answer and print whether it is right."""
         if any(is_blank(v) for v in values):
-            print(f"{self.name}: not done yet. Replace the ___ in the cell above with your code. "
+            print(f"{self.name}: not done yet. Replace the ____ in the cell above with your code. "
                   f"Need a hint? Run {self.name}.hint()")
             return False
         try:

@@ -19,13 +19,13 @@ def test_solution_block_becomes_one_blank_per_name():
              "# END SOLUTION\nq1.check(low, high)"
     student = strip_solutions(source)
     assert "level - width" not in student
-    assert "low = ___  # YOUR CODE HERE\nhigh = ___  # YOUR CODE HERE" in student
+    assert "low = ____  # YOUR CODE HERE\nhigh = ____  # YOUR CODE HERE" in student
     assert student.endswith("q1.check(low, high)")
 
 
 def test_indented_block_and_function_answers():
     source = "if True:\n    # BEGIN SOLUTION\n    def f(x):\n        return 2 * x\n    # END SOLUTION\n    pass"
-    assert "    f = ___  # YOUR CODE HERE" in strip_solutions(source)
+    assert "    f = ____  # YOUR CODE HERE" in strip_solutions(source)
 
 
 def test_block_that_assigns_nothing_is_refused():
@@ -47,7 +47,7 @@ def test_build_course_writes_student_notebooks(tmp_path):
     nbformat.write(nb, tmp_path / "solutions" / "99_test.ipynb")
     [written] = build_course(tmp_path / "solutions", tmp_path / "course")
     cell = nbformat.read(written, as_version=4).cells[1]
-    assert cell.source == "x = ___  # YOUR CODE HERE\nprint(x)"
+    assert cell.source == "x = ____  # YOUR CODE HERE\nprint(x)"
     assert cell.outputs == [] and cell.execution_count is None
 
 

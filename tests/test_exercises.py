@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from radkit.errors import RadkitError, show_friendly_errors
-from radkit.exercises import Exercise, ExerciseNotDone, ___, close_to, is_blank
+from radkit.exercises import Exercise, ExerciseNotDone, ____, close_to, is_blank
 
 
 @pytest.mark.parametrize("use", [
-    lambda: ___ + 1, lambda: 2 * ___, lambda: ___(), lambda: ___.shape, lambda: ___[0],
-    lambda: bool(___), lambda: float(___), lambda: np.asarray(___) + 1, lambda: len(___),
+    lambda: ____ + 1, lambda: 2 * ____, lambda: ____(), lambda: ____.shape, lambda: ____[0],
+    lambda: bool(____), lambda: float(____), lambda: np.asarray(____) + 1, lambda: len(____),
 ])
 def test_using_a_blank_gives_a_friendly_message(use):
-    with pytest.raises(ExerciseNotDone, match=r"still has a blank \(___\)"):
+    with pytest.raises(ExerciseNotDone, match=r"still has a blank \(____\)"):
         use()
 
 
@@ -28,7 +28,7 @@ def square_check(answer):
 
 def test_check_hint_solution(capsys):
     q = Exercise("q1", square_check, hint="multiply 4 by itself", solution="answer = 4 * 4")
-    assert not q.check(___)
+    assert not q.check(____)
     assert "not done yet" in capsys.readouterr().out
     assert not q.check(15)
     assert "not quite" in capsys.readouterr().out
@@ -47,7 +47,7 @@ def test_a_wrong_type_of_answer_does_not_crash_the_check(capsys):
 
 
 def test_is_blank_looks_inside_containers():
-    assert is_blank([1, ___]) and is_blank({"a": ___}) and not is_blank([1, 2])
+    assert is_blank([1, ____]) and is_blank({"a": ____}) and not is_blank([1, 2])
 
 
 def test_friendly_errors_in_ipython(capsys):
@@ -61,3 +61,14 @@ def test_friendly_errors_in_ipython(capsys):
     shell.handler(shell, RadkitError, RadkitError("The file is missing.", "Download it."), None)
     out = capsys.readouterr().out
     assert "The file is missing." in out and "What to do: Download it." in out
+
+
+def test_setup_defines_the_blank_in_the_notebook():
+    from radkit.exercises import define_blank
+
+    class FakeShell:
+        user_ns = {"___": ""}  # IPython's own output history, which must not be our blank
+
+    shell = FakeShell()
+    assert define_blank(shell)
+    assert is_blank(shell.user_ns["____"])

@@ -2,6 +2,7 @@
 
     python3 run.py course    # set up (first time: a few minutes), then open JupyterLab
     python3 run.py test      # set up, then run every test (what CI runs)
+    python3 run.py test tests/test_data.py -x   # set up, then run only some tests
     python3 run.py doctor    # set up, then check this computer is ready
 
 On Windows type ``py run.py course``. Safe to run again: it installs only
@@ -117,8 +118,9 @@ def main() -> None:
         if SHARED_DATA.is_dir():
             env.setdefault("RADKIT_LOCAL_DATA", str(SHARED_DATA))
             say(f"Real test data found: {SHARED_DATA}")
+        targets = extra or ["tests", "solutions"]  # e.g. `python3 run.py test tests/test_data.py -x`
         run([python, "-m", "pytest", "--nbval-lax", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
-             "tests", "solutions", *extra], cwd=ROOT, env=env)
+             *targets], cwd=ROOT, env=env)
 
 
 if __name__ == "__main__":

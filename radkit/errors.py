@@ -17,17 +17,21 @@ class RadkitError(Exception):
         super().__init__(problem if not fix else f"{problem}\nWhat to do: {fix}")
 
 
+def ipython_shell():
+    """The running notebook (IPython shell), or None outside a notebook."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
 def show_friendly_errors(shell=None) -> bool:
     """Show RadkitErrors in a notebook as a short message, not a traceback.
 
     Returns True when it was installed (that is, inside IPython/Jupyter).
     """
-    if shell is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:
-            return False
-        shell = get_ipython()
+    shell = shell or ipython_shell()
     if shell is None:
         return False
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from radkit.errors import RadkitError
+from radkit.errors import RadkitError, ipython_shell
 
 
 class ExerciseNotDone(RadkitError):
@@ -52,12 +52,7 @@ ____ = _Blank()
 
 def define_blank(shell=None) -> bool:
     """Make ``____`` mean "a blank to fill in" in this notebook (done by ``radkit.setup()``)."""
-    if shell is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:
-            return False
-        shell = get_ipython()
+    shell = shell or ipython_shell()
     if shell is None:
         return False
     shell.user_ns["____"] = ____

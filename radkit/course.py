@@ -81,6 +81,7 @@ def strip_solutions(source: str, where: str = "a cell") -> str:
 def student_notebook(solution_path: Path) -> nbformat.NotebookNode:
     """Read one solution notebook and return its student version (no answers, no outputs)."""
     nb = nbformat.read(solution_path, as_version=4)
+    nb.metadata.pop("widgets", None)  # saved slider state: changes every run, and students make their own
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue

@@ -75,5 +75,12 @@ def test_notebook_has_the_course_shape(solution):
     assert "radkit.setup()" in code[0].source
     for before, cell in zip(nb.cells, nb.cells[1:]):
         if cell.cell_type == "code":
-            assert before.cell_type == "markdown" or before.source.lstrip().startswith("# q"), \
+            is_hint_cell = cell.source.lstrip().startswith("# q")  # e.g. "# q1.hint()" right after its exercise
+            assert before.cell_type == "markdown" or is_hint_cell, \
                 f"prose before every code cell (cell starting {cell.source[:40]!r})"
+
+
+def test_student_notebook_drops_saved_widget_state(tmp_path):
+    nb = nbformat.v4.new_notebook(metadata={"widgets": {"state": {"big": "x" * 100}}})
+    nbformat.write(nb, tmp_path / "01_x.ipynb")
+    assert "widgets" not in student_notebook(tmp_path / "01_x.ipynb").metadata

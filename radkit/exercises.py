@@ -82,22 +82,24 @@ class Exercise:
         self._check_fn = check_fn
         self._hint = hint
         self._solution = solution
+        self.passed = False  # set by check(): True once the answer was right
 
-    def check(self, *values) -> bool:
-        """Check your answer and print whether it is right."""
+    def check(self, *values) -> None:
+        """Check your answer and print whether it is right (also kept in ``.passed``)."""
+        self.passed = False
         if any(is_blank(v) for v in values):
             print(f"{self.name}: not done yet. Replace the ____ in the cell above with your code. "
                   f"Need a hint? Run {self.name}.hint()")
-            return False
+            return
         try:
             problem = self._check_fn(*values)
         except Exception as error:  # a wrong type of answer should not crash the check
             problem = f"your answer could not be checked ({type(error).__name__}: {error})."
         if problem:
             print(f"{self.name}: not quite. {problem} Need a hint? Run {self.name}.hint()")
-            return False
+            return
+        self.passed = True
         print(f"{self.name}: correct! Well done.")
-        return True
 
     def hint(self) -> None:
         """Print a hint."""

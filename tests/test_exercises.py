@@ -28,11 +28,14 @@ def square_check(answer):
 
 def test_check_hint_solution(capsys):
     q = Exercise("q1", square_check, hint="multiply 4 by itself", solution="answer = 4 * 4")
-    assert not q.check(____)
+    q.check(____)
+    assert not q.passed
     assert "not done yet" in capsys.readouterr().out
-    assert not q.check(15)
+    q.check(15)
+    assert not q.passed
     assert "not quite" in capsys.readouterr().out
-    assert q.check(16)
+    assert q.check(16) is None, "returns nothing, so a notebook does not echo True after the check"
+    assert q.passed
     assert "correct" in capsys.readouterr().out
     q.hint()
     assert "multiply" in capsys.readouterr().out
@@ -42,7 +45,8 @@ def test_check_hint_solution(capsys):
 
 def test_a_wrong_type_of_answer_does_not_crash_the_check(capsys):
     q = Exercise("q2", square_check, hint="", solution="")
-    assert not q.check("sixteen")
+    q.check("sixteen")
+    assert not q.passed
     assert "should be a number" in capsys.readouterr().out
 
 

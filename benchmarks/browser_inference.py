@@ -1,0 +1,93 @@
+"""Model size on disk and inference time per image: in headless Chromium (TF.js, WASM) and in Keras.
+
+Usage (from the project folder, after `npm ci` and with Chromium installed):
+
+    python benchmarks/browser_inference.py            # all models, 30 timed runs each
+    python benchmarks/browser_inference.py --runs 10 small_cnn
+
+Prints one row per model: size (float32 and float16 exports), median milliseconds per image in
+the browser and with Keras `model.predict` (and a direct `model(x)` call) on this machine, and
+how long the page took from navigation to a loaded, warmed-up model. Weights are random: speed
+and size do not depend on what a model has learned. Timings depend on the machine and its load.
+
+Targets (issue 4): small CNN at most 1 MB and 20 ms per image; MobileNetV2-class at most 60 ms;
+first load from localhost under 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from radkit import deploy, models  # noqa: E402
+
+MODELS = {
+    "small_cnn": lambda: models.small_cnn((64, 64, 1)),
+    "mobilenetv2_a035_96": lambda: models.transfer_model((96, 96, 1), base="mobilenetv2", weights=None, alpha=0.35),
+    "efficientnetb0_96": lambda: models.transfer_model((96, 96, 1), base="efficientnetb0", weights=None),
+    "unet_128": lambda: models.unet((128, 128, 1)),
+}
+
+
+def keras_ms(model, x, runs: int) -> tuple[float, float]:
+    """Median ms per image for model.predict and for a direct call, after a warm-up."""
+    model.predict(x, verbose=0)
+    model(x, training=False)
+    predict, call = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        model.predict(x, verbose=0)
+        predict.append(1000 * (time.perf_counter() - start))
+        start = time.perf_counter()
+        np.asarray(model(x, training=False))
+        call.append(1000 * (time.perf_counter() - start))
+    return statistics.median(predict), statistics.median(call)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", default=list(MODELS), help=f"any of {', '.join(MODELS)}")
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per model (median reported)")
+    args = parser.parse_args()
+    why = deploy.browser_missing()
+    if why:
+        sys.exit(f"Cannot run the browser benchmark: {why}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            model = MODELS[name]()
+            folder = Path(tmp) / name
+            exported = deploy.export_tfjs(model, folder / "model")
+            half = deploy.export_tfjs(model, folder / "model16", float16=True)
+            site = deploy.build_webapp(exported, folder / "site")
+            x = np.random.default_rng(0).random((1, *model.input_shape[1:]), dtype=np.float32)
+            with deploy.serve(site) as server:
+                report = deploy.try_in_browser(server.url, inputs={"x": x}, repeat=args.runs)
+            predict_ms, call_ms = keras_ms(model, x, args.runs)
+            rows.append((name, model.count_params(), deploy.folder_size(exported) / 1e6, deploy.folder_size(half) / 1e6,
+                         report["timings"]["x"], report["backend"], predict_ms, call_ms,
+                         report["load_ms"], report["ready"]["loadMs"]))
+            print(f"measured {name}", file=sys.stderr)
+    header = (f"{'model':22s} {'params':>9s} {'MB f32':>7s} {'MB f16':>7s} {'browser ms':>10s} {'backend':>7s} "
+              f"{'keras predict ms':>16s} {'keras call ms':>13s} {'page ready ms':>13s} {'of which model':>14s}")
+    print(header)
+    print("-" * len(header))
+    for name, params, mb, mb16, browser, backend, predict_ms, call_ms, load, model_load in rows:
+        print(f"{name:22s} {params:9,d} {mb:7.2f} {mb16:7.2f} {browser:10.1f} {backend:>7s} "
+              f"{predict_ms:16.1f} {call_ms:13.1f} {load:13.0f} {model_load:14.0f}")
+    print(f"\nMedian of {args.runs} runs, batch of one image. 'page ready' = navigation to a loaded, warmed-up model, "
+          "fresh browser profile (cold cache); 'of which model' = from app.js start.")
+
+
+if __name__ == "__main__":
+    main()

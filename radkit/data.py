@@ -75,7 +75,8 @@ class ImageDataset:
 
 # ---------------------------------------------------------------- single images
 
-def _is_dicom(path: Path) -> bool:
+def is_dicom(path: Path) -> bool:
+    """True when a file is DICOM: a .dcm/.dicom name, or the DICM marker at byte 128 (files without extension)."""
     if path.suffix.lower() in DICOM_SUFFIXES:
         return True
     try:
@@ -111,7 +112,7 @@ def read_image(path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise RadkitError(f"There is no file at {path}.", "Check the spelling of the path and that the file exists.")
-    if _is_dicom(path):
+    if is_dicom(path):
         from radkit import dicom
 
         return dicom.load_image(path)
@@ -243,7 +244,7 @@ def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
         if path.name.startswith(".") or path.name.lower() in IGNORED_NAMES or path.is_dir():
             continue
         suffix = path.suffix.lower()
-        if suffix in IMAGE_SUFFIXES or suffix in DICOM_SUFFIXES or (suffix == "" and _is_dicom(path)):
+        if suffix in IMAGE_SUFFIXES or suffix in DICOM_SUFFIXES or (suffix == "" and is_dicom(path)):
             pictures.append(path)
         else:
             others.append(path)

@@ -41,7 +41,7 @@ class _Blank:
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
     __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __pow__ = __rpow__ = _refuse
     __lt__ = __le__ = __gt__ = __ge__ = __neg__ = __abs__ = _refuse
-    __matmul__ = __rmatmul__ = __mod__ = __rmod__ = _refuse
+    __matmul__ = __rmatmul__ = __mod__ = __rmod__ = __format__ = _refuse  # __format__: f"{answer:.2f}"
 
     def __getstate__(self):  # keep pickling/copying from tripping over __getattr__
         return {}

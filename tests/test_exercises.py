@@ -11,7 +11,7 @@ from radkit.exercises import Exercise, ExerciseNotDone, ____, close_to, is_blank
 
 @pytest.mark.parametrize("use", [
     lambda: ____ + 1, lambda: 2 * ____, lambda: ____(), lambda: ____.shape, lambda: ____[0],
-    lambda: bool(____), lambda: float(____), lambda: np.asarray(____) + 1, lambda: len(____),
+    lambda: bool(____), lambda: float(____), lambda: f"{____:.2f}", lambda: f"{____}", lambda: np.asarray(____) + 1, lambda: len(____),
 ])
 def test_using_a_blank_gives_a_friendly_message(use):
     with pytest.raises(ExerciseNotDone, match=r"still has a blank \(____\)"):

@@ -1,0 +1,334 @@
+"""Training a model, repeatably: augmentation, class weights, early stopping, curves.
+
+Introduced in notebook 02_first_classifier; used again in 04 and later.
+
+``fit(model, train, val)`` takes the pictures as ``(images, labels)`` pairs
+straight from ``radkit.data`` and does what the notebooks explain:
+
+- **seeded**: the same call gives the same numbers, on the same computer;
+- **augmentation** while training (small rotations, zoom, shifts, brightness
+  and contrast; never a left-right flip: on a chest X-ray the heart is on the
+  left, and a flipped film would show a patient with dextrocardia);
+- **class weights**: the rarer label counts more, so a model cannot score
+  well by always answering the common label;
+- **early stopping**: training stops when the validation AUC has not improved
+  for ``patience`` epochs, and the best weights are put back.
+
+It returns Keras' own ``History``; ``plot_history(history)`` draws the curves.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from radkit import config
+from radkit.errors import RadkitError
+
+# Changes a radiograph can plausibly show between two visits: positioning, exposure, processing.
+AUGMENT = {"rotation": 8.0,      # degrees either way
+           "zoom": 0.10,         # up to 10 % closer or further
+           "shift": 0.05,        # up to 5 % of the picture sideways or up/down
+           "brightness": 0.10,   # added to every pixel (0..1 scale), either way
+           "contrast": 0.15}     # up to 15 % more or less contrast
+
+
+def _tf():
+    import tensorflow as tf  # imported here so that `import radkit` stays fast
+
+    return tf
+
+
+# ---------------------------------------------------------------- augmentation
+
+def _augment_batch(images, seed, settings: dict):
+    """Randomly rotate, zoom, shift and change the brightness/contrast of a batch (a TensorFlow function).
+
+    ``seed`` is a pair of integers: the same seed always gives the same changes.
+    Rotation and zoom never mirror the picture (the transform keeps left as left).
+    """
+    tf = _tf()
+    n = tf.shape(images)[0]
+    height, width = tf.cast(tf.shape(images)[1], tf.float32), tf.cast(tf.shape(images)[2], tf.float32)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 5)
+
+    def uniform(i, spread, shape=None):
+        return tf.random.stateless_uniform(shape or [n], seeds[i], -spread, spread)
+
+    angle = uniform(0, settings["rotation"] * math.pi / 180)
+    scale = 1.0 + uniform(1, settings["zoom"])           # > 1 means closer (zoom in)
+    shift = uniform(2, settings["shift"], [n, 2]) * tf.stack([width, height])
+    # For each output pixel (x, y), the input pixel it is read from: rotate and scale about the centre.
+    a0, a1 = tf.cos(angle) / scale, -tf.sin(angle) / scale
+    b0, b1 = tf.sin(angle) / scale, tf.cos(angle) / scale
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    a2 = cx - a0 * cx - a1 * cy + shift[:, 0]
+    b2 = cy - b0 * cx - b1 * cy + shift[:, 1]
+    zeros = tf.zeros_like(a0)
+    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+    out = tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=tf.shape(images)[1:3], fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="NEAREST")
+    mean = tf.reduce_mean(out, axis=[1, 2, 3], keepdims=True)
+    contrast = tf.reshape(1.0 + uniform(3, settings["contrast"]), [-1, 1, 1, 1])
+    brightness = tf.reshape(uniform(4, settings["brightness"]), [-1, 1, 1, 1])
+    return tf.clip_by_value((out - mean) * contrast + mean + brightness, 0.0, 1.0)
+
+
+def _augment_settings(augment) -> dict | None:
+    if augment is False or augment is None:
+        return None
+    if augment is True:
+        return dict(AUGMENT)
+    if isinstance(augment, dict):
+        unknown = set(augment) - set(AUGMENT)
+        if unknown:
+            raise RadkitError(f"Unknown augmentation setting(s): {', '.join(sorted(unknown))}.",
+                              f"Use some of: {', '.join(AUGMENT)}.")
+        return {**AUGMENT, **augment}
+    raise RadkitError(f"augment={augment!r} is not understood.", "Use True, False or a dict such as {'rotation': 5}.")
+
+
+def augment(images, seed: int = 0, **settings) -> np.ndarray:
+    """Return randomly changed copies of pictures, as training sees them (notebook 02).
+
+    ``images`` are model input (float 0..1, shape (N, H, W, 1)) or grey
+    pictures (uint8, (N, H, W)). Settings override ``AUGMENT``, for example
+    ``augment(x, rotation=20)``.
+    """
+    x = _as_input(images, "images")
+    out = _augment_batch(_tf().constant(x), [seed, 0], _augment_settings(settings or True))
+    return out.numpy()
+
+
+# ---------------------------------------------------------------- checking the input
+
+def _as_input(images, what: str) -> np.ndarray:
+    """Pictures as float32 (N, H, W, 1) in 0..1, or a RadkitError saying what to do."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] in (3, 4):
+        raise RadkitError(
+            f"The {what} are colour pictures ({images.shape[-1]} channels, shape {images.shape}); "
+            "the course's models take grey pictures.",
+            "Convert them to grey first: load them with radkit.data.load_image_folder(), which does it for "
+            "you, or use images.mean(axis=-1) for pictures that are grey saved as colour.")
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 1):
+        raise RadkitError(f"The {what} have shape {images.shape}; expected (number, height, width).",
+                          "Use the images from radkit.data (for example data.train[0]).")
+    if images.dtype == np.uint8 or images.ndim == 3:
+        from radkit.data import to_model_input
+
+        return to_model_input(images)
+    images = images.astype(np.float32)
+    if images.size and (images.min() < -0.01 or images.max() > 1.01):
+        raise RadkitError(f"The {what} hold numbers from {images.min():.1f} to {images.max():.1f}; "
+                          "the models expect 0 to 1.", "Use radkit.data.to_model_input(images).")
+    return images
+
+
+def _check_size(x: np.ndarray, model, what: str) -> None:
+    expected = tuple(model.input_shape[1:3])
+    if None not in expected and x.shape[1:3] != expected:
+        h, w = x.shape[1:3]
+        raise RadkitError(
+            f"The model expects {expected[0]} x {expected[1]} pictures, but the {what} are {h} x {w}.",
+            f"Resize them with radkit.data.to_model_input(images, size={expected[0]}), or build the model "
+            f"for this size, e.g. input_shape=({h}, {w}, 1).")
+
+
+def _check_labels(labels, n_images: int, what: str, label_names=None) -> np.ndarray:
+    labels = np.asarray(labels)
+    if len(labels) != n_images:
+        raise RadkitError(f"There are {n_images} {what} images but {len(labels)} labels.",
+                          "Give one label per image, in the same order.")
+    if labels.ndim == 1:
+        values = np.unique(labels)
+        if len(values) < 2:
+            only = label_names[int(values[0])] if label_names and len(values) else (values[0] if len(values) else "-")
+            raise RadkitError(
+                f"All {len(labels)} {what} labels are the same ({only!r}): there is only one class.",
+                "A model cannot learn a difference it never sees. Check that every class has pictures "
+                "(for your own folder: one sub-folder per class, each with pictures).")
+    return labels
+
+
+# ---------------------------------------------------------------- class weights and pipelines
+
+def class_weights(labels) -> dict:
+    """Weights that make each label count equally: weight = N / (number of labels x N of that label).
+
+    With 25 % normal and 75 % pneumonia, a normal film counts 2.0 and a
+    pneumonia film 0.67, so both classes pull on the model equally.
+    """
+    labels = np.asarray(labels).astype(int)
+    values, counts = np.unique(labels, return_counts=True)
+    return {int(v): float(len(labels) / (len(values) * c)) for v, c in zip(values, counts)}
+
+
+def make_dataset(images, labels, batch_size: int = 32, shuffle: bool = False, augment=False,
+                 class_weight=None, seed: int = config.DEFAULT_SEED):
+    """A ``tf.data`` pipeline of (pictures, labels[, weights]) batches, shuffled and augmented if asked."""
+    tf = _tf()
+    x = _as_input(images, "images")
+    y = np.asarray(labels).astype(np.float32)
+    parts = (x, y)
+    if class_weight:
+        parts = (x, y, np.array([class_weight.get(int(v), 1.0) for v in labels], dtype=np.float32))
+    ds = tf.data.Dataset.from_tensor_slices(parts)
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    settings = _augment_settings(augment)
+    if settings:
+        # One seed per batch from a seeded stream that changes every epoch: repeatable, yet varied.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip(ds, seeds).map(
+            lambda batch, s: (_augment_batch(batch[0], s, settings), *batch[1:]))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# ---------------------------------------------------------------- compiling and fitting
+
+def _output_kind(model) -> str:
+    """'binary' (one sigmoid), 'multilabel' (several sigmoids) or 'multiclass' (softmax)."""
+    activation = getattr(getattr(model.layers[-1], "activation", None), "__name__", "")
+    if model.output_shape[-1] == 1:
+        return "binary"
+    return "multiclass" if activation == "softmax" else "multilabel"
+
+
+def _trainable_signature(model) -> int:
+    return len(model.trainable_weights)
+
+
+def compile_model(model, learning_rate: float = 1e-3, schedule_steps: int | None = None):
+    """Choose the optimiser (Adam), the loss and the metrics (accuracy, AUC) that suit the model's output."""
+    import keras
+
+    kind = _output_kind(model)
+    rate = keras.optimizers.schedules.CosineDecay(learning_rate, schedule_steps) if schedule_steps else learning_rate
+    if kind == "multiclass":
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    else:
+        loss = "binary_crossentropy"
+        metrics = [keras.metrics.BinaryAccuracy(name="accuracy"),
+                   keras.metrics.AUC(name="auc", multi_label=kind == "multilabel")]
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=metrics)
+    model._radkit_signature = _trainable_signature(model)
+    return model
+
+
+def epoch_printer(epochs: int):
+    """A Keras callback that prints one short line per epoch: the numbers that matter, and the time."""
+    import keras
+
+    class EpochPrinter(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            train = "  ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "accuracy", "auc") if k in logs)
+            val = "  ".join(f"{k[4:]} {logs[k]:.3f}" for k in ("val_loss", "val_accuracy", "val_auc") if k in logs)
+            line = f"epoch {epoch + 1:2d}/{epochs}  train: {train}"
+            print(line + (f"  | val: {val}" if val else "") + f"  ({time.perf_counter() - self.start:.1f} s)")
+
+    return EpochPrinter()
+
+
+def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_weight="balanced",
+        augment=True, patience: int = 5, learning_rate: float | None = None, schedule: str | None = "cosine",
+        seed: int = config.DEFAULT_SEED, verbose=True, label_names=None):
+    """Train ``model`` on ``train = (images, labels)``, checking on ``val`` after each epoch (notebook 02).
+
+    - ``class_weight``: ``"balanced"`` (see ``class_weights``), ``None`` or a dict {label: weight}.
+    - ``augment``: True, False, or a dict overriding ``AUGMENT``.
+    - ``patience``: stop after this many epochs without a better validation AUC, keeping the best weights.
+    - ``learning_rate``: how big each step is (Adam, 0.001 by default). Giving it recompiles the model.
+    - ``schedule``: ``"cosine"`` (the step size shrinks smoothly to zero by the last epoch: big steps
+      first, fine ones at the end), ``"plateau"`` (halved when validation stops improving) or ``None``.
+    - ``verbose``: True (one line per epoch), False (silent), or Keras' own 1 or 2.
+
+    Returns Keras' ``History`` with ``.history`` (numbers per epoch), ``.best_epoch`` and ``.seconds``.
+    """
+    import keras
+
+    x = _as_input(train[0], "training")
+    _check_size(x, model, "training images")
+    y = _check_labels(train[1], len(x), "training", label_names)
+    val_data = None
+    if val is not None:
+        xv = _as_input(val[0], "validation")
+        _check_size(xv, model, "validation images")
+        yv = _check_labels(val[1], len(xv), "validation", label_names)
+        val_data = make_dataset(xv, yv, batch_size=max(batch_size, 128))
+    if _output_kind(model) == "binary" and not np.isin(np.unique(y), (0, 1)).all():
+        raise RadkitError(f"This model answers yes/no, so its labels must be 0 or 1; these hold {np.unique(y)[:5]}.",
+                          "Number the labels 0 (no finding) and 1 (finding), or build the model with "
+                          "n_outputs equal to the number of classes.")
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise RadkitError(f"class_weight={class_weight!r} is not understood.",
+                              "Use 'balanced', None, or a dict such as {0: 2.0, 1: 0.7}.")
+        class_weight = class_weights(y) if y.ndim == 1 else None
+
+    config.set_seed(seed)  # same shuffling, augmentation and dropout on every run
+    steps = math.ceil(len(x) / batch_size)
+    if (not getattr(model, "compiled", False) or learning_rate is not None or schedule == "cosine"
+            or getattr(model, "_radkit_signature", None) != _trainable_signature(model)):
+        compile_model(model, learning_rate or 1e-3, schedule_steps=epochs * steps if schedule == "cosine" else None)
+
+    has_auc = "'auc'" in str(model.get_compile_config())
+    monitor, mode = ("val_auc", "max") if val_data is not None and has_auc else (
+        ("val_loss", "min") if val_data is not None else ("loss", "min"))
+    callbacks = [keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
+                                               restore_best_weights=True)]
+    if schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5,
+                                                           patience=max(1, patience // 2), min_lr=1e-5))
+    elif schedule not in (None, "cosine"):
+        raise RadkitError(f"schedule={schedule!r} is not understood.", "Use None, 'cosine' or 'plateau'.")
+    if verbose is True:
+        callbacks.append(epoch_printer(epochs))
+
+    train_data = make_dataset(x, y, batch_size, shuffle=True, augment=augment, class_weight=class_weight, seed=seed)
+    start = time.perf_counter()
+    history = model.fit(train_data, validation_data=val_data, epochs=epochs, callbacks=callbacks, shuffle=False,
+                        verbose=verbose if verbose not in (True, False) else 0)
+    history.seconds = time.perf_counter() - start
+    scores = history.history.get(monitor, [])
+    history.best_epoch = int(np.argmax(scores) if mode == "max" else np.argmin(scores)) + 1 if scores else None
+    if verbose and scores:
+        ran = len(scores)
+        stopped = f"stopped early after {ran} epochs" if ran < epochs else f"ran all {ran} epochs"
+        print(f"Done in {history.seconds:.0f} s: {stopped}; best {monitor} {scores[history.best_epoch - 1]:.3f} "
+              f"at epoch {history.best_epoch} (those weights are kept).")
+    return history
+
+
+def plot_history(history, title: str = "Training curves"):
+    """Draw the loss and the AUC (or accuracy) per epoch, training vs validation (notebook 02).
+
+    A gap that opens between the two lines is overfitting: the model is
+    learning the training pictures by heart.
+    """
+    import matplotlib.pyplot as plt
+
+    h = history.history
+    score = "auc" if "auc" in h else "accuracy"
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for ax, key, label in ((axes[0], "loss", "loss (lower is better)"),
+                           (axes[1], score, f"{score.upper() if score == 'auc' else score} (higher is better)")):
+        epochs = np.arange(1, len(h[key]) + 1)
+        ax.plot(epochs, h[key], "o-", label="training")
+        if f"val_{key}" in h:
+            ax.plot(epochs, h[f"val_{key}"], "o-", label="validation")
+        if getattr(history, "best_epoch", None):
+            ax.axvline(history.best_epoch, color="grey", linestyle=":", label="best epoch (kept)")
+        ax.set(xlabel="epoch", title=label)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

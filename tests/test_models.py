@@ -1,0 +1,146 @@
+"""Tests for radkit.models: shapes, layer names, flat transfer models, offline weights, saving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from radkit import RadkitError, explain, models, set_seed
+
+keras = pytest.importorskip("keras")
+
+
+def test_small_cnn_shapes_and_names():
+    model = models.small_cnn((32, 32, 1))
+    names = [layer.name for layer in model.layers]
+    assert names[0] == "image" and names[-1] == "prediction"
+    assert {"conv1", "conv2", "conv3", "last_conv"} <= set(names)
+    assert isinstance(model.get_layer("last_conv"), keras.layers.Conv2D)
+    assert not any(isinstance(layer, keras.layers.Conv2D) for layer in model.layers[names.index("last_conv") + 1:])
+    out = model.predict(np.zeros((2, 32, 32, 1), np.float32), verbose=0)
+    assert out.shape == (2, 1) and np.all((out >= 0) & (out <= 1))
+
+
+def test_small_cnn_has_no_augmentation_layers():
+    """Augmentation belongs to training, so the model exports cleanly to the browser."""
+    model = models.small_cnn()
+    allowed = (keras.layers.InputLayer, keras.layers.Conv2D, keras.layers.BatchNormalization,
+               keras.layers.MaxPooling2D, keras.layers.GlobalAveragePooling2D, keras.layers.Dropout,
+               keras.layers.Dense)
+    assert all(isinstance(layer, allowed) for layer in model.layers)
+
+
+def test_small_cnn_several_outputs():
+    x = np.random.default_rng(0).random((3, 32, 32, 1)).astype(np.float32)
+    softmax = models.small_cnn((32, 32, 1), n_outputs=3).predict(x, verbose=0)
+    assert softmax.shape == (3, 3) and np.allclose(softmax.sum(axis=1), 1, atol=1e-5)
+    multi = models.small_cnn((32, 32, 1), n_outputs=3, multi_label=True).predict(x, verbose=0)
+    assert not np.allclose(multi.sum(axis=1), 1, atol=1e-3)  # independent findings need not add up to 1
+
+
+def _no_download(*args, **kwargs):
+    raise Exception("URL fetch failure on https://example.invalid/weights.h5: None -- no internet")
+
+
+@pytest.fixture
+def offline_weights(monkeypatch):
+    """Make every Keras weight download fail, as it does without internet."""
+    import keras.src.applications.mobilenet_v2 as mobilenet_v2
+
+    monkeypatch.setattr(mobilenet_v2.file_utils, "get_file", _no_download)
+    import keras.src.applications.efficientnet as efficientnet
+
+    monkeypatch.setattr(efficientnet.file_utils, "get_file", _no_download)
+
+
+def test_transfer_model_offline_says_random_weights(offline_weights, capsys):
+    model = models.transfer_model((96, 96, 1), base="mobilenetv2")
+    said = capsys.readouterr().out
+    assert "RANDOM weights" in said and "transfer learning will NOT show" in said
+    assert model.name == "mobilenetv2_random"
+
+
+def test_transfer_model_is_flat_and_frozen(offline_weights):
+    model = models.transfer_model((96, 96, 1), base="mobilenetv2")
+    assert not any(isinstance(layer, keras.Model) for layer in model.layers)  # no nested base
+    for name in ("grey_to_rgb", "scale_for_base", "Conv1", "out_relu", "prediction"):
+        model.get_layer(name)  # reachable by name, as Grad-CAM needs
+    assert explain.conv_layer_path(model) == ["Conv_1"]  # flat: Grad-CAM reaches the base's last convolution
+    models.set_trainable(model, False, freeze_batchnorm=True)
+    assert models.count_params(model, trainable_only=True) == 1280 + 1  # only the new last layer learns
+    out = model.predict(np.random.default_rng(0).random((2, 96, 96, 1)).astype(np.float32), verbose=0)
+    assert out.shape == (2, 1)
+
+
+def test_grey_to_rgb_and_scaling(offline_weights):
+    model = models.transfer_model((96, 96, 1), base="mobilenetv2")
+    probe = keras.Model(model.input, model.get_layer("scale_for_base").output)
+    x = np.linspace(0, 1, 96 * 96, dtype=np.float32).reshape(1, 96, 96, 1)
+    y = probe.predict(x, verbose=0)
+    assert y.shape == (1, 96, 96, 3)
+    assert np.allclose(y[..., 0], y[..., 2]) and np.isclose(y.min(), -1) and np.isclose(y.max(), 1)
+
+
+def test_efficientnet_offline(offline_weights):
+    model = models.transfer_model((32, 32, 1), base="efficientnetb0")
+    assert model.name == "efficientnetb0_random"
+    assert explain.conv_layer_path(model) == ["top_conv"]
+
+
+def test_set_trainable_fine_tune_keeps_batchnorm_frozen(offline_weights):
+    model = models.transfer_model((96, 96, 1), base="mobilenetv2")
+    models.set_trainable(model, False, freeze_batchnorm=True)
+    head_only = models.count_params(model, trainable_only=True)
+    assert head_only == 1280 + 1
+    models.set_trainable(model, True, fine_tune_from="block_16_expand", freeze_batchnorm=True)
+    base = models.base_layers(model)
+    start = [layer.name for layer in base].index("block_16_expand")
+    assert all(not layer.trainable for layer in base[:start])
+    assert any(layer.trainable for layer in base[start:])
+    assert all(not layer.trainable for layer in base if isinstance(layer, keras.layers.BatchNormalization))
+    assert models.count_params(model, trainable_only=True) > head_only
+    with pytest.raises(RadkitError, match="no layer named"):
+        models.set_trainable(model, True, fine_tune_from="no_such_layer")
+
+
+def test_random_weights_keep_batchnorm_learning(offline_weights):
+    """Random weights have no pretrained averages to protect, and need normalising to pass a signal."""
+    model = models.transfer_model((96, 96, 1), base="mobilenetv2")
+    assert not models.is_pretrained(model)
+    batchnorm = [layer for layer in models.base_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+    assert batchnorm and all(layer.trainable for layer in batchnorm)
+    convs = [layer for layer in models.base_layers(model) if isinstance(layer, keras.layers.Conv2D)]
+    assert not any(layer.trainable for layer in convs)
+
+
+def test_transfer_model_rejects_unknown_base_and_colour_input():
+    with pytest.raises(RadkitError, match="mobilenetv2"):
+        models.transfer_model(base="resnet9000", weights=None)
+    with pytest.raises(RadkitError, match="grey"):
+        models.transfer_model((64, 64, 3), weights=None)
+
+
+def test_unet_shapes():
+    model = models.unet((64, 64, 1))
+    out = model.predict(np.zeros((1, 64, 64, 1), np.float32), verbose=0)
+    assert out.shape == (1, 64, 64, 1)
+    assert 300_000 < models.count_params(model) < 700_000
+    assert models.unet((32, 32, 1), n_classes=3).output_shape == (None, 32, 32, 3)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    set_seed(0)
+    model = models.small_cnn((32, 32, 1))
+    x = np.random.default_rng(1).random((4, 32, 32, 1)).astype(np.float32)
+    path = models.save_model(model, tmp_path / "sub" / "my_model.keras")
+    again = models.load_model(path)
+    assert [layer.name for layer in again.layers] == [layer.name for layer in model.layers]
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_save_and_load_clear_errors(tmp_path):
+    model = models.small_cnn((32, 32, 1))
+    with pytest.raises(RadkitError, match=r"\.keras"):
+        models.save_model(model, tmp_path / "model.h5")
+    with pytest.raises(RadkitError, match="no saved model"):
+        models.load_model(tmp_path / "missing.keras")

@@ -92,6 +92,14 @@ def import_tensorflow():
     return tf
 
 
+def import_keras():
+    """Import Keras (and the TensorFlow under it) quietly; modules call this so ``import radkit`` stays fast."""
+    import_tensorflow()
+    import keras
+
+    return keras
+
+
 def set_seed(seed: int = DEFAULT_SEED) -> int:
     """Make a run repeatable: seed Python, NumPy and TensorFlow, and ask
     TensorFlow for deterministic operations. Returns the seed used.
@@ -105,7 +113,7 @@ def set_seed(seed: int = DEFAULT_SEED) -> int:
     np.random.seed(seed)
     try:
         tf = import_tensorflow()
-        import keras
+        keras = import_keras()
     except ImportError:  # the DICOM lessons work without TensorFlow
         return seed
     keras.utils.set_random_seed(seed)

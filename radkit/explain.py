@@ -21,26 +21,15 @@ import warnings
 
 import numpy as np
 
+from radkit import config
+from radkit.data import to_model_input
 from radkit.errors import RadkitError
 from radkit.evaluate import model_outputs
 
 CONV_TYPES = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose")
 
 
-def _keras():
-    import keras  # imported here so that `import radkit` stays fast
-
-    return keras
-
-
-def _as_input(images) -> np.ndarray:
-    """Pictures as float32 model input (N, H, W, 1); a single picture becomes a batch of one."""
-    from radkit.data import to_model_input
-
-    images = np.asarray(images)
-    if images.dtype == np.uint8 or images.ndim in (2, 3):
-        return to_model_input(images)
-    return images.astype(np.float32)
+_keras = config.import_keras  # Keras is imported on first use, quietly
 
 
 # ---------------------------------------------------------------- finding the layer
@@ -175,7 +164,7 @@ def gradcam(model, images, layer_name: str | None = None, method: str = "auto", 
     ``class_index`` is which output to explain (0: the one probability of a yes/no model).
     Returns (N, H, W) maps, each scaled 0..1.
     """
-    x = _as_input(images)
+    x = to_model_input(images)
     path = conv_layer_path(model, layer_name)
     if method not in ("auto", "tf-explain", "tape"):
         raise RadkitError(f"method={method!r} is not one RadKit knows.", "Use 'auto', 'tf-explain' or 'tape'.")
@@ -203,7 +192,7 @@ def occlusion(model, images, patch: int = 8, stride: int = 4, class_index: int =
     0..255 pictures; ours fills with each picture's own mean and slides by
     ``stride`` for a smoother map.) Returns (N, H, W) maps, each scaled 0..1.
     """
-    x = _as_input(images)
+    x = to_model_input(images)
     n, height, width = x.shape[:3]
     if patch < 1 or stride < 1 or patch > min(height, width):
         raise RadkitError(f"patch={patch}, stride={stride} do not fit {height} x {width} pictures.",
@@ -316,7 +305,7 @@ def sanity_check(model, images, layer_name: str | None = None, seed: int = 0, sh
     if show:
         import matplotlib.pyplot as plt
 
-        x = np.squeeze(_as_input(images), -1)
+        x = np.squeeze(to_model_input(images), -1)
         fig, axes = plt.subplots(2, len(x), figsize=(2.4 * len(x), 5), squeeze=False)
         for i in range(len(x)):
             overlay(x[i], trained[i], ax=axes[0, i], title="trained model" if i == 0 else None)

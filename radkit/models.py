@@ -24,10 +24,7 @@ TRANSFER_HEAD = ("image", "grey_to_rgb", "scale_for_base", "pool", "dropout", "p
 BASES = ("mobilenetv2", "efficientnetb0")
 
 
-def _keras():
-    import keras  # imported here so that `import radkit` stays fast
-
-    return keras
+_keras = config.import_keras  # Keras is imported on first use, quietly
 
 
 def _output_activation(n_outputs: int, multi_label: bool) -> str:

@@ -35,10 +35,7 @@ AUGMENT = {"rotation": 8.0,      # degrees either way
            "contrast": 0.15}     # up to 15 % more or less contrast
 
 
-def _tf():
-    import tensorflow as tf  # imported here so that `import radkit` stays fast
-
-    return tf
+_tf = config.import_tensorflow  # TensorFlow is imported on first use, quietly
 
 
 # ---------------------------------------------------------------- augmentation

@@ -319,10 +319,9 @@ def _find_medmnist(key: str, size: int) -> tuple[Path, str]:
         reason = error.problem
     card = registry.get(key)
     for other in sorted(card.files, key=lambda s: abs(s - size)):
-        for folder in filter(None, (config.local_data_dir(), config.data_dir())):
-            for candidate in (folder / key / card.files[other].name, folder / card.files[other].name):
-                if candidate.is_file():
-                    return candidate, f"{size} px was not available ({reason}); using the {other} px copy"
+        candidate = download.stored_copy(key, card.files[other].name)
+        if candidate is not None:
+            return candidate, f"{size} px was not available ({reason}); using the {other} px copy"
     raise RadkitError(reason)
 
 

@@ -103,17 +103,13 @@ def check_disk() -> Check:
 
 def check_data() -> list[Check]:
     """Which datasets are already on this computer."""
+    from radkit.download import stored_copy
+
     checks = []
-    local = config.local_data_dir()
     for key, dataset in registry.DATASETS.items():
         if not dataset.files:
             continue
-        found = []
-        for variant, file in dataset.files.items():
-            for folder in filter(None, (local, config.data_dir())):
-                if any(p.is_file() for p in (folder / key / file.name, folder / file.name)):
-                    found.append(str(variant))
-                    break
+        found = [str(variant) for variant, file in dataset.files.items() if stored_copy(key, file.name)]
         checks.append(Check(f"Data: {key}", "OK" if found else "NOTE",
                             f"on this computer ({', '.join(found)})" if found else "not downloaded yet",
                             "" if found else f"Fine: it downloads when first used, or now with `radkit fetch {key}`; "

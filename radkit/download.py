@@ -66,14 +66,18 @@ def download(url: str, md5: str, folder: Path, filename: str, progress: bool = T
     return Path(path)
 
 
-def _local_copy(key: str, filename: str) -> Path | None:
-    """A pre-fetched copy in RADKIT_LOCAL_DATA, if there is one."""
-    local = config.local_data_dir()
-    if local is None:
-        return None
-    for candidate in (local / key / filename, local / filename):
-        if candidate.is_file():
-            return candidate
+def stored_copy(key: str, filename: str, folders=None) -> Path | None:
+    """A copy of a dataset file already on this computer, or None.
+
+    Looks in ``folders`` (default: RADKIT_LOCAL_DATA, then the data folder),
+    as ``folder/<dataset>/<file>`` or ``folder/<file>``. Checksums are not checked here.
+    """
+    if folders is None:
+        folders = (config.local_data_dir(), config.data_dir())
+    for folder in filter(None, folders):
+        for candidate in (folder / key / filename, folder / filename):
+            if candidate.is_file():
+                return candidate
     return None
 
 
@@ -90,7 +94,7 @@ def fetch(key: str, variant=None, quiet: bool = False) -> Path:
     file = dataset.file(variant)
     say = (lambda *a: None) if quiet else print
 
-    local = _local_copy(key, file.name)
+    local = stored_copy(key, file.name, folders=(config.local_data_dir(),))
     if local is not None:
         if md5sum(local) != file.md5:
             say(f"Note: {local} is used as it is. It is not byte-identical to the official {file.name} "

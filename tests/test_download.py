@@ -90,3 +90,14 @@ def test_fetch_uses_a_verified_cached_copy(data_dir, monkeypatch):
     cached.write_bytes(content)
     monkeypatch.setenv("RADKIT_OFFLINE", "1")  # proves no download is attempted
     assert download.fetch("breastmnist", 28) == cached
+
+
+def test_stored_copy_looks_in_both_layouts_and_folders(data_dir, tmp_path, monkeypatch):
+    local = tmp_path / "stick"
+    (local / "breastmnist").mkdir(parents=True)
+    monkeypatch.setenv("RADKIT_LOCAL_DATA", str(local))
+    assert download.stored_copy("breastmnist", "breastmnist.npz") is None
+    (data_dir / "breastmnist.npz").write_bytes(b"x")  # flat layout, in the data folder
+    assert download.stored_copy("breastmnist", "breastmnist.npz") == data_dir / "breastmnist.npz"
+    (local / "breastmnist" / "breastmnist.npz").write_bytes(b"y")  # the pre-fetched folder comes first
+    assert download.stored_copy("breastmnist", "breastmnist.npz") == local / "breastmnist" / "breastmnist.npz"

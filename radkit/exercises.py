@@ -75,13 +75,19 @@ class Exercise:
 
     ``check_fn`` receives the learner's values and returns ``None`` when they
     are right, or a sentence saying what is wrong (without giving the answer).
+    ``solution`` is runnable code (the notebook's solution block). ``wrong``
+    holds plausible wrong answers, each runnable code assigning the same names:
+    the course's walk-through test puts each in place of the solution and
+    expects the check to reject it.
     """
 
-    def __init__(self, name: str, check_fn: Callable[..., str | None], hint: str, solution: str):
+    def __init__(self, name: str, check_fn: Callable[..., str | None], hint: str, solution: str,
+                 wrong: tuple[str, ...] | list[str] = ()):
         self.name = name
         self._check_fn = check_fn
         self._hint = hint
         self._solution = solution
+        self.wrong = tuple(wrong)
         self.passed = False  # set by check(): True once the answer was right
 
     def check(self, *values) -> None:

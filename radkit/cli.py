@@ -1,7 +1,9 @@
 """The ``radkit`` command: ``doctor``, ``fetch``, ``build-course``, ``cards``.
 
 Introduced in notebook 00_start_here (``radkit doctor``) and in the README
-(instructors: ``radkit fetch`` before a workshop).
+(instructors: ``python3 run.py fetch`` before a workshop). Three ways to run it:
+``python3 run.py doctor`` (from the course folder, no set-up needed),
+``python -m radkit doctor``, or ``radkit doctor`` inside the course's ``.venv``.
 """
 
 from __future__ import annotations
@@ -30,14 +32,21 @@ def _fetch(args) -> int:
         variants = args.size or list(dataset.files)
         for variant in variants:
             path = download.fetch(key, variant)
-            print(f"OK  {dataset.title} ({variant}): {path}")
+            size = f"{variant} px" if isinstance(variant, int) else str(variant)
+            # An instructor copies this cache for a room: a file that is not the official one is said so.
+            status = "OK " if download.md5sum(path) == dataset.file(variant).md5 else "UNVERIFIED"
+            print(f"{status} {dataset.title}, {size}: {path}")
     return 0
 
 
 def _build_course(args) -> int:
     from radkit.course import build_course
 
-    for path in build_course(Path(args.solutions), Path(args.course)):
+    written = build_course(Path(args.solutions), Path(args.course))
+    if not written:
+        raise RadkitError(f"There are no solution notebooks (named like 00_start_here.ipynb) in {args.solutions}.",
+                          "Check the --solutions folder.")
+    for path in written:
         print(f"wrote {path}")
     return 0
 

@@ -278,7 +278,8 @@ def fetch(key: str, variant=None, quiet: bool = False) -> Path:
     if config.offline():
         raise RadkitError(
             f"{file.name} is not in the data folder and RadKit is set to work offline (RADKIT_OFFLINE=1).",
-            f"Unset RADKIT_OFFLINE and run `radkit fetch {key}` while online, or set RADKIT_LOCAL_DATA "
+            f"Unset RADKIT_OFFLINE and run `python3 run.py fetch {key}` (in the course folder) while online, "
+            "or set RADKIT_LOCAL_DATA "
             "to a folder holding the file.",
         )
     say(f"Downloading {file.name} for {dataset.title} (once; it is kept in {config.display_path(cached.parent)}) ...")

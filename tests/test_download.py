@@ -84,7 +84,7 @@ def test_fetch_prefers_a_local_copy_and_says_when_it_differs(data_dir, tmp_path,
 
 def test_fetch_offline_without_data_says_what_to_do(data_dir, monkeypatch):
     monkeypatch.setenv("RADKIT_OFFLINE", "1")
-    with pytest.raises(RadkitError, match="radkit fetch pneumoniamnist"):
+    with pytest.raises(RadkitError, match="run.py fetch pneumoniamnist"):
         download.fetch("pneumoniamnist", 64)
 
 

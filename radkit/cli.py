@@ -15,6 +15,7 @@ from pathlib import Path
 from radkit.errors import RadkitError
 
 PROJECT = Path(__file__).resolve().parent.parent
+CARD_MARK = "Written by `radkit cards`"  # in every card radkit writes; only such a file is replaced
 
 
 def _doctor(args) -> int:
@@ -57,8 +58,12 @@ def _cards(args) -> int:
     folder = Path(args.folder)
     folder.mkdir(parents=True, exist_ok=True)
     for key, dataset in DATASETS.items():
-        (folder / f"{key}.md").write_text(card_markdown(dataset), encoding="utf-8")
-        print(f"wrote {folder / f'{key}.md'}")
+        path = folder / f"{key}.md"
+        if path.exists() and CARD_MARK not in path.read_text(encoding="utf-8", errors="replace"):
+            raise RadkitError(f"{path} exists and was not written by `radkit cards`, so it is not replaced.",
+                              "Choose another --folder, or move that file away.")
+        path.write_text(card_markdown(dataset), encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

@@ -483,11 +483,11 @@ def tfjs_files(install: bool = True) -> dict[str, Path]:
     if npm is None:
         raise RadkitError("TensorFlow.js is needed to build the web app, and npm (Node.js) is not installed.",
                           "Install Node.js from https://nodejs.org (it includes npm), then run this cell again.")
-    from radkit.config import data_dir
+    from radkit.config import data_dir, display_path
 
     target = data_dir() / "tfjs"
     target.mkdir(parents=True, exist_ok=True)
-    print(f"Installing TensorFlow.js {TFJS_VERSION} with npm into {target} (once; about 20 s)...")
+    print(f"Installing TensorFlow.js {TFJS_VERSION} with npm into {display_path(target)} (once; about 20 s)...")
     result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(target),
                              f"@tensorflow/tfjs@{TFJS_VERSION}", f"@tensorflow/tfjs-backend-wasm@{TFJS_VERSION}"],
                             capture_output=True, text=True)
@@ -623,7 +623,9 @@ class Server:
         self.stop()
 
     def __repr__(self) -> str:
-        return f"Serving {self.folder} at {self.url}"
+        from radkit.config import display_path
+
+        return f"Serving {display_path(self.folder)} at {self.url}"
 
 
 def serve(folder, port: int = 0) -> Server:

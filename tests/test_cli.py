@@ -61,3 +61,15 @@ def test_python_dash_m_radkit_runs_the_command_line():
     result = subprocess.run([sys.executable, "-m", "radkit", "--help"], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
     assert result.returncode == 0 and "doctor" in result.stdout and "fetch" in result.stdout
+
+
+# Bug caught: `radkit cards --folder` overwrote any same-named .md file (e.g. the user's own notes).
+def test_cards_never_overwrite_a_file_they_did_not_write(tmp_path, capsys):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "pneumoniamnist.md").write_text("my own notes on pneumonia")
+    assert cli.main(["cards", "--folder", str(folder)]) == 2
+    assert "not written by `radkit cards`" in capsys.readouterr().err
+    assert (folder / "pneumoniamnist.md").read_text() == "my own notes on pneumonia"
+    assert cli.main(["cards", "--folder", str(tmp_path / "cards")]) == 0
+    assert cli.main(["cards", "--folder", str(tmp_path / "cards")]) == 0  # its own cards are rewritten

@@ -235,9 +235,10 @@ def stored_copy(key: str, filename: str, folders=None) -> Path | None:
 
 def unverified_note(path: Path, dataset_title: str, variant) -> str:
     """What to tell a clinician about a dataset file that is not exactly the official one."""
-    return (f"Note: using an unverified copy of {dataset_title} ({variant} px), {config.display_path(path)}: "
-            "its checksum differs, so it is not exactly the official file (for example a smaller teaching "
-            "copy). The images are real, but results may differ from the published ones.")
+    return (f"Note: using an unverified copy of {dataset_title} ({variant} px) from {config.display_path(path)}: "
+            "its checksum differs (the checksum is a fingerprint of the file), so it is not exactly the official "
+            "file; it may be a smaller teaching copy. The images are real, but results may differ from "
+            "published ones.")
 
 
 def fetch(key: str, variant=None, quiet: bool = False) -> Path:

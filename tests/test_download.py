@@ -329,3 +329,22 @@ def test_load_pneumonia_falls_back_to_phantoms_on_every_download_failure(data_di
     out = capsys.readouterr().out
     assert "PRACTICE images" in out
     assert "Traceback" not in out
+
+
+# Bug caught: a damaged file someone left in the data folder stopped load_pneumonia(source="auto") instead of
+# falling back, or was replaced by radkit (it did not make it).
+def test_a_damaged_cached_file_falls_back_to_phantoms_and_is_kept(data_dir, monkeypatch, capsys):
+    from radkit import data
+
+    monkeypatch.setenv("RADKIT_OFFLINE", "1")
+    monkeypatch.setenv("RADKIT_FAST", "0")
+    card = registry.get("pneumoniamnist")
+    for size in (28, 64):
+        cached = data_dir / "pneumoniamnist" / card.files[size].name
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(b"half a file")
+    monkeypatch.setattr(data, "load_phantom_chest", lambda size, *a, **k: "phantoms")
+    assert data.load_pneumonia(64) == "phantoms"
+    out = capsys.readouterr().out
+    assert "unverified copy" in out and "PRACTICE images" in out and "damaged" in out
+    assert cached.read_bytes() == b"half a file"

@@ -337,6 +337,7 @@ SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "valid": "
 # File names that carry a patient ID (tried in this order): the Kaggle paediatric chest X-rays
 # (person12_virus_44.jpeg, IM-0115-0001.jpeg, NORMAL2-IM-1427-0001.jpeg) and NIH ChestX-ray14 (00001234_002.png).
 PATIENT_PATTERNS = (r"^(person\d+)_", r"^(.*IM-\d+)-\d+\.", r"^(\d{5,})_\d+\.")
+PATTERN_FIX = r"Put the patient ID in brackets, e.g. pattern=r'^(\d+)_' for 00001234_002.png."
 
 
 def patient_ids(paths, pattern: str | None = None, csv=None, file_column: str | None = None,
@@ -369,10 +370,10 @@ def patient_ids(paths, pattern: str | None = None, csv=None, file_column: str | 
                 patterns = [re.compile(pattern)]
             except re.error as error:
                 raise RadkitError(f"pattern={pattern!r} is not a valid regular expression ({error}).",
-                                  r"Put the patient ID in brackets, e.g. pattern=r'^(\d+)_' for 00001234_002.png.") from None
+                                  PATTERN_FIX) from None
             if patterns[0].groups < 1:
                 raise RadkitError(f"pattern={pattern!r} has no group in brackets to say which part is the patient ID.",
-                                  r"Put the patient ID in brackets, e.g. pattern=r'^(\d+)_' for 00001234_002.png.")
+                                  PATTERN_FIX)
         else:
             patterns = [re.compile(p, re.IGNORECASE) for p in PATIENT_PATTERNS]
         found = []

@@ -519,8 +519,8 @@ def _assign(labels, groups, fractions: dict, rng, label_names, within: str = "")
     members = {g: np.flatnonzero(groups == g) for g in patients}
     patients.sort(key=lambda g: -len(members[g]))
     totals = np.bincount(labels, minlength=len(label_names)).astype(float)
-    target = {s: totals * f for s, f in fractions.items()}
-    target["train"] = totals * (1 - sum(fractions.values()))
+    target = {"train": totals * (1 - sum(fractions.values()))}  # first, so that ties go to train
+    target.update({s: totals * f for s, f in fractions.items()})
     have = {s: np.zeros(len(label_names)) for s in target}
     for g in patients:
         counts = np.bincount(labels[members[g]], minlength=len(label_names))

@@ -382,3 +382,34 @@ def test_fast_mode_shrinks_the_data(data_dir, monkeypatch):
     monkeypatch.setenv("RADKIT_FAST", "1")
     dataset = data.load_pneumonia(size=16)
     assert len(dataset.train[0]) <= 600 and len(dataset.test[0]) <= 300
+
+
+# Catches, on real NIH films: patient IDs from the file names disagreeing with the NIH table, and a
+# patient split that leaks (the 1,000 films come from 682 patients, some with many films).
+@pytest.mark.realdata
+def test_real_nih_folder_split_by_patient(shared_data, tmp_path, capsys):
+    import csv
+
+    nih = shared_data / "nih_cxr_subset"
+    with open(nih / "Data_Entry_subset.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:  # links, not copies, in the layout a clinician would make
+        label = "pneumonia" if "Pneumonia" in row["Finding Labels"] else "no_finding"
+        (tmp_path / label).mkdir(exist_ok=True)
+        (tmp_path / label / row["Image Index"]).symlink_to(nih / "images" / row["Image Index"])
+    folder = data.load_image_folder(tmp_path, size=16)
+    from_names = data.patient_ids(folder.paths)
+    from_table = data.patient_ids(folder.paths, csv=nih / "Data_Entry_subset.csv", file_column="Image Index",
+                                  patient_column="Patient ID")
+    assert len(set(from_names)) == len(set(from_table)) == 682
+    assert all(int(a) == int(b) for a, b in zip(from_names, from_table))
+    patient_of = {}
+    for image, pid in zip(folder.images, from_table):  # films are recognised by their pixels
+        assert patient_of.setdefault(image.tobytes(), pid) == pid, "two patients' films look identical"
+    mine = folder.split(val=0.15, test=0.15, groups=from_table)
+    patients = [{patient_of[i.tobytes()] for i in getattr(mine, s)[0]} for s in ("train", "val", "test")]
+    assert not (patients[0] & patients[1] or patients[0] & patients[2] or patients[1] & patients[2])
+    sizes = [len(getattr(mine, s)[0]) for s in ("train", "val", "test")]
+    assert sum(sizes) == 1000 and 100 < sizes[1] < 200 and 100 < sizes[2] < 200
+    leaky = folder.split(val=0.15, test=0.15)
+    assert {patient_of[i.tobytes()] for i in leaky.train[0]} & {patient_of[i.tobytes()] for i in leaky.test[0]}

@@ -401,26 +401,21 @@ def preprocess(image, model_folder) -> np.ndarray:
     """Prepare one image exactly as the web page does: float32 of shape (1, height, width, channels).
 
     Introduced in notebook 09. ``image`` is a file path, or an array (H, W) of grey or (H, W, 3)
-    of colour values 0-255. Steps: grey (0.299 R + 0.587 G + 0.114 B), crop the centre to the
-    model's shape, resize like Pillow's bilinear, then ``pixel / pixel_divisor + pixel_offset``.
+    of colour values 0-255. A file is decoded by ``radkit.data.decode_image``, the same path as
+    training uses (EXIF orientation applied, transparency on black, 16-bit as value // 256, as the
+    browser does). Steps: grey (0.299 R + 0.587 G + 0.114 B), crop the centre to the model's
+    shape, resize like Pillow's bilinear, then ``pixel / pixel_divisor + pixel_offset``.
     """
     meta = json.loads((Path(model_folder) / "radkit.json").read_text(encoding="utf-8"))["input"]
     if isinstance(image, (str, os.PathLike)):
-        from PIL import Image, ImageOps
+        from radkit.data import decode_image
 
-        try:
-            with Image.open(image) as img:
-                img = ImageOps.exif_transpose(img)
-                pixels = np.asarray(img.convert("RGBA"), dtype=np.float64)[..., :3]
-        except OSError as error:
-            raise RadkitError(f"{image} is not an image file that can be opened ({error}).",
-                              "Use a PNG or JPEG file.") from error
-    else:
-        pixels = np.asarray(image, dtype=np.float64)
-        if pixels.ndim == 3 and pixels.shape[-1] == 1:
-            pixels = pixels[..., 0]
-        if pixels.ndim == 2:
-            pixels = np.repeat(pixels[..., None], 3, axis=-1)
+        image = decode_image(image)
+    pixels = np.asarray(image, dtype=np.float64)
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=-1)
     if meta["channels"] == 1:
         planes = (pixels[..., 0] * 0.299 + pixels[..., 1] * 0.587 + pixels[..., 2] * 0.114)[..., None]
     else:

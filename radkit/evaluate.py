@@ -490,14 +490,31 @@ def predict_probabilities(model, images, batch_size: int = 256) -> np.ndarray:
     return output[:, 0]
 
 
-def predict_folder(model, folder, size: int | None = None, threshold: float = 0.5,
-                   label_names=LABEL_NAMES, show: bool = True) -> list[dict]:
-    """The model's answer for every picture in a folder of your own (PNG, JPEG or DICOM) (notebook 03).
+class FolderPredictions(list):
+    """The rows of ``predict_folder`` (a list of dicts), with ``metrics`` when the sub-folders gave the truth."""
 
-    Returns one row per file: ``file``, ``probability``, ``prediction`` and a
-    ``note`` (why a file was skipped: colour, unreadable, not a picture).
-    Sub-folders are included. ``size`` defaults to the model's input size.
-    ``show=True`` also prints the rows as a table.
+    metrics: dict | None = None
+
+
+def _truth_folder(parts: tuple) -> str | None:
+    """The label sub-folder a file sits in (``label/x.png`` or ``test/label/x.png``), or None."""
+    from radkit.data import SPLIT_FOLDERS
+
+    if len(parts) >= 3 and parts[0].lower() in SPLIT_FOLDERS:
+        return parts[1]
+    return parts[0] if len(parts) >= 2 else None
+
+
+def predict_folder(model, folder, size: int | None = None, threshold: float = 0.5,
+                   label_names=None, show: bool = True) -> FolderPredictions:
+    """The model's answer for every picture in a folder of your own (PNG, JPEG, DICOM, ...) (notebook 03).
+
+    Returns one row per file: ``file``, ``probability``, ``prediction``, ``truth`` and a
+    ``note`` (why a file was skipped: colour, unreadable, not a picture). Sub-folders are included.
+    When the pictures sit in label sub-folders (``normal/``, ``pneumonia/``, or ``test/normal/`` ...),
+    those are the truth: the result ends with sensitivity, specificity, PPV, NPV and AUC (also in
+    ``.metrics``). ``label_names`` default to the sub-folder names (sorted, as ``load_image_folder``
+    numbers them), else the course's ("normal", "pneumonia"). ``size`` defaults to the model's input size.
     """
     from radkit import data
 
@@ -506,37 +523,74 @@ def predict_folder(model, folder, size: int | None = None, threshold: float = 0.
         raise RadkitError(f"There is no folder at {folder}.", "Check the path (copy it from your file manager).")
     size = size or model.input_shape[1]
     supported = data.IMAGE_SUFFIXES | data.DICOM_SUFFIXES
-    rows, pictures = [], []
+    rows, pictures = FolderPredictions(), []
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        name = str(path.relative_to(folder))
+        relative = path.relative_to(folder)
+        row = {"file": str(relative), "probability": float("nan"), "prediction": "-",
+               "truth": _truth_folder(relative.parts), "note": ""}
+        rows.append(row)
         if path.suffix.lower() not in supported and not data.is_dicom(path):
-            rows.append({"file": name, "probability": float("nan"), "prediction": "-",
-                         "note": f"skipped: {path.suffix or 'no extension'} is not a PNG, JPEG or DICOM file"})
+            row["note"] = (f"skipped: {path.suffix or 'no extension'} is not a PNG, JPEG, DICOM, GIF, WebP, "
+                           "TIFF or BMP file")
             continue
         try:
             pictures.append(data.to_model_input(data.read_image(path), size))
-            rows.append({"file": name, "probability": None, "prediction": None, "note": ""})
+            row["probability"] = None
         except RadkitError as error:
-            rows.append({"file": name, "probability": float("nan"), "prediction": "-",
-                         "note": f"skipped: {error.problem}"})
+            row["note"] = f"skipped: {error.problem}"
     if not pictures:
         raise RadkitError(f"{folder} holds no pictures RadKit can read.",
                           "Put PNG, JPEG or DICOM files in it (grey, not colour).")
-    probabilities = iter(predict_probabilities(model, np.concatenate(pictures)))
-    for row in rows:
-        if row["probability"] is None:
-            row["probability"] = float(next(probabilities))
-            row["prediction"] = label_names[int(row["probability"] >= threshold)]
+    read = [row for row in rows if row["probability"] is None]
+    folders = sorted({row["truth"] for row in read if row["truth"] is not None})
+    has_truth = len(folders) >= 2 and all(row["truth"] is not None for row in read)
+    if label_names is None:
+        label_names = folders if has_truth and len(folders) == 2 else LABEL_NAMES
+    label_names = list(label_names)
+    for row, p in zip(read, predict_probabilities(model, np.concatenate(pictures))):
+        row["probability"] = float(p)
+        row["prediction"] = label_names[int(p >= threshold)]
+    if not has_truth:
+        for row in rows:
+            row["truth"] = None
     if show:
-        print(format_table(rows))
+        print(format_table(rows, limit=20 if has_truth else None))
+    if has_truth:
+        rows.metrics = _folder_metrics(read, label_names, threshold, show)
     return rows
 
 
-def format_table(rows: list[dict]) -> str:
-    """Rows of ``predict_folder`` as a text table (probabilities as percentages)."""
-    width = max(len("file"), *(len(r["file"]) for r in rows))
-    lines = [f"{'file':{width}s}  probability  prediction  note"]
-    for r in rows:
+def _folder_metrics(read: list[dict], label_names: list, threshold: float, show: bool) -> dict | None:
+    """Sensitivity, specificity, PPV, NPV and AUC with the sub-folder names as the truth."""
+    lower = [str(name).lower() for name in label_names]
+    unknown = sorted({row["truth"] for row in read if row["truth"].lower() not in lower})
+    if unknown or len(label_names) != 2:
+        if show:
+            print(f"Note: no clinical metrics: the sub-folders ({', '.join(sorted({r['truth'] for r in read}))}) "
+                  f"are not the model's two labels ({', '.join(map(str, label_names))}).")
+        return None
+    truth = np.array([lower.index(row["truth"].lower()) for row in read])
+    probabilities = np.array([row["probability"] for row in read])
+    metrics = clinical_metrics(truth, probabilities, threshold)
+    metrics["auc"] = auc(truth, probabilities) if len(set(truth)) == 2 else float("nan")
+    if show:
+        print(f"\nThe sub-folder names as the truth ({len(read)} pictures; {label_names[1]} = positive):")
+        print(format_metrics(metrics, label_names))
+        print("AUC         " + ("  n/a  (needs pictures of both labels)" if np.isnan(metrics["auc"])
+                                else f"{metrics['auc']:.3f}"))
+    return metrics
+
+
+def format_table(rows: list[dict], limit: int | None = None) -> str:
+    """Rows of ``predict_folder`` as a text table (probabilities as percentages); at most ``limit`` rows."""
+    shown = rows if limit is None or len(rows) <= limit else rows[:limit]
+    truth = any(r.get("truth") for r in rows)
+    width = max(len("file"), *(len(r["file"]) for r in shown))
+    lines = [f"{'file':{width}s}  probability  prediction  " + ("truth       " if truth else "") + "note"]
+    for r in shown:
         p = "     -" if np.isnan(r["probability"]) else f"{100 * r['probability']:5.1f} %"
-        lines.append(f"{r['file']:{width}s}  {p:>11s}  {r['prediction']:10s}  {r['note']}".rstrip())
+        t = f"{r.get('truth') or '-':10s}  " if truth else ""
+        lines.append(f"{r['file']:{width}s}  {p:>11s}  {r['prediction']:10s}  {t}{r['note']}".rstrip())
+    if len(shown) < len(rows):
+        lines.append(f"... and {len(rows) - len(shown)} more rows (all of them are in the list this returns)")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 // RadKit browser app: runs an exported Keras model on this device with TensorFlow.js.
-// The image is read, turned grey, cropped, resized and scaled exactly as
-// radkit.deploy.preprocess does in Python, so both give the same numbers.
+// The image is read (EXIF orientation applied, transparency on black, 16-bit PNG as value // 256),
+// turned grey, cropped, resized and scaled exactly as radkit.deploy.preprocess does in Python
+// (through radkit.data.decode_image, the decoding training uses), so both give the same numbers.
 'use strict';
 
 (() => {
@@ -110,6 +111,10 @@
     const canvas = document.createElement('canvas');
     canvas.width = cols; canvas.height = rows;
     const context = canvas.getContext('2d', { willReadFrequently: true });
+    // Transparent parts are drawn on black, as radkit.data.decode_image does (reading a transparent
+    // canvas back would give black only where fully transparent, and rounded colours elsewhere).
+    context.fillStyle = '#000';
+    context.fillRect(0, 0, cols, rows);
     context.drawImage(source, 0, 0);
     return context.getImageData(0, 0, cols, rows).data;
   }

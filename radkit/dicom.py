@@ -352,7 +352,7 @@ def _profile_rules(keep_tags: set) -> dict:
     rules = library.initialize_actions(_PROFILE_TABLE)
     rules.update({tag: remove for tag in tables["X_TAGS"]})
     rules.update({tag: library.keep for tag in tables["U_TAGS"] + tables["X_Z_U_STAR_TAGS"]})
-    rules.update({tag: library.keep for tag in keep_tags})
+    rules.update({(tag.group, tag.element): library.keep for tag in keep_tags})
     return rules
 
 
@@ -502,7 +502,8 @@ def save(ds: pydicom.Dataset, path) -> Path:
     """Write ``ds`` to a DICOM file (safely: a failed write leaves no half-written file).
 
     A header that lacks parts of the File Meta Information (for example after reading a file without
-    the standard header) gets them filled in from the dataset itself.
+    the standard header) gets them filled in from the dataset itself; network command elements
+    (group 0000), which never belong in a file, are left out.
     """
     _complete_file_meta(ds)
 
@@ -525,6 +526,8 @@ def _complete_file_meta(ds) -> None:
     if getattr(ds, "file_meta", None) is None:
         ds.file_meta = pydicom.dataset.FileMetaDataset()
     meta = ds.file_meta
+    for tag in [tag for tag in ds.keys() if tag.group == 0x0000]:  # network commands never belong in a file
+        del ds[tag]
     if "TransferSyntaxUID" not in meta:
         implicit, little = getattr(ds, "original_encoding", (False, True))
         meta.TransferSyntaxUID = (pydicom.uid.ImplicitVRLittleEndian if implicit else

@@ -580,8 +580,9 @@ def _burned_in_warnings(ds) -> list[str]:
     if not reasons:
         return []
     return [f"text written into the pixels may still identify the patient ({'; '.join(reasons)}). "
-            "Look at every frame at full size, edges and corners included (for example with "
-            "viz.show(dicom.display_image(ds))), and black out any text before sharing"]
+            "Look at every frame at full size, corners and edges included (for example with "
+            "matplotlib: plt.imshow(ds.pixel_array[0])), and black out any text before sharing, or leave "
+            "the image out"]
 
 
 # ------------------------------------------------------------------ writing files

@@ -485,3 +485,29 @@ def test_dicom_without_the_standard_header_is_read(tmp_path, capsys):
     for path in (no_preamble, bare):
         assert np.array_equal(dicom.pixels(dicom.read(path)), expected), path.name
     assert capsys.readouterr().out.count("DICOM without the standard header") == 2
+
+
+# ------------------------------------------------------------------ notebook 01's exercises
+
+def _context() -> dict:
+    """The names notebook 01 has defined when its exercises run."""
+    chest = dicom.read(dicom.example_path("RG1_UNCR.dcm"))
+    ct = dicom.read(dicom.example_path("CT_small.dcm"))
+    level, width = dicom.CT_WINDOWS["mediastinum"]
+    return {"dicom": dicom, "np": np, "chest": chest, "ct": ct, "level": level, "width": width,
+            "mr": dicom.read(dicom.example_path("MR_small.dcm"))}
+
+
+# Catches: checks that accept wrong answers (01 q1 took needs_inverting = "yes") or refuse the solution.
+@pytest.mark.parametrize("name, names", [("q1", ["modality", "photometric", "needs_inverting"]),
+                                         ("q2", ["mr", "report"]), ("q3", ["hu"]), ("q4", ["low", "high"])])
+def test_nb01_checks_take_the_solution_and_reject_each_wrong_answer(name, names, capsys):
+    from radkit.checks import nb01
+
+    exercise = getattr(nb01, name)
+    assert exercise.wrong, f"{name} has no wrong answers to test"
+    for code, should_pass in [(exercise._solution, True)] + [(wrong, False) for wrong in exercise.wrong]:
+        namespace = _context()
+        exec(code, namespace)
+        exercise.check(*(namespace[n] for n in names))
+        assert exercise.passed is should_pass, (code, capsys.readouterr().out)

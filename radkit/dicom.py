@@ -440,8 +440,9 @@ def _label(tag) -> str:
 
 
 def _profile_rules(keep_tags: set) -> dict:
-    """The Basic Profile's action for each tag, as dicom-anonymizer implements it, with three changes:
+    """The Basic Profile's action for each tag, as dicom-anonymizer implements it, with four changes:
     UIDs are left to ``_uid_for`` (salted), "X" always removes (the library sets X dates to 00010101),
+    "Z" empties dates too (the library writes the dummy 00010101, which reads like a real date),
     and tags the user keeps are kept."""
     from dicomanonymizer import simpledicomanonymizer as library
     from dicomanonymizer.dicomfields_selector import dicom_anonymization_database_selector
@@ -452,7 +453,15 @@ def _profile_rules(keep_tags: set) -> dict:
         if tag in dataset:
             del dataset[tag]
 
+    def empty(dataset, tag):
+        element = dataset.get(tag)
+        if element is not None and element.VR in ("DA", "DT", "TM"):
+            element.value = ""
+        else:
+            library.empty(dataset, tag)
+
     rules = library.initialize_actions(_PROFILE_TABLE)
+    rules.update({tag: empty for tag in tables["Z_TAGS"] + tables["X_Z_TAGS"]})
     rules.update({tag: remove for tag in tables["X_TAGS"]})
     rules.update({tag: library.keep for tag in tables["U_TAGS"] + tables["X_Z_U_STAR_TAGS"]})
     rules.update({(tag.group, tag.element): library.keep for tag in keep_tags})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from radkit import dicom
+from radkit.deidentification import DeidentificationReport
 from radkit.exercises import Exercise, close_to
 
 
@@ -28,7 +29,7 @@ def _deidentified(ds, report):
             if original.get(k) and str(original.get(k)) in str(ds.get(k, ""))]
     if left:
         return f"{', '.join(left)} still holds the patient's value: call dicom.deidentify on mr itself."
-    if not isinstance(report, dicom.DeidentificationReport):
+    if not isinstance(report, DeidentificationReport):
         return f"report should be what dicom.deidentify returns (its report), not {type(report).__name__}."
     if not np.array_equal(ds.pixel_array, original.pixel_array):
         return "The pixels changed: de-identification must keep the image as it is."

@@ -49,7 +49,7 @@ _BURNED_IN_MODALITIES = {"US": "ultrasound", "SC": "a secondary capture (screens
 _BURNED_IN_CLASSES = ("Secondary Capture", "Encapsulated", "Ultrasound", "VL ", "Video")
 
 
-@dataclass
+@dataclass(repr=False)
 class DeidentificationReport:
     """What ``deidentify`` did, in plain words: removed, emptied, replaced, kept (and why), warnings."""
 
@@ -76,6 +76,8 @@ class DeidentificationReport:
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+    __repr__ = __str__  # a notebook shows the report itself, not its Python fields
 
     def __contains__(self, text) -> bool:  # e.g. "Patient's Name" in report
         return any(text in line for line in self.lines())

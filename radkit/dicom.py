@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -78,15 +78,41 @@ def read(path) -> pydicom.Dataset:
     try:
         ds = pydicom.dcmread(path)
     except InvalidDicomError:
-        raise RadkitError(f"{path.name} is not a DICOM file (it has no DICOM header).",
-                          "Check that you picked the right file; it may be another kind of file renamed "
-                          f"to .dcm: {path}") from None
+        ds = _read_without_header(path)
     except Exception as error:  # pydicom raises many kinds of error on a damaged file
         raise _damaged(path, f"could not be read as DICOM ({type(error).__name__})") from None
+    if "TransferSyntaxUID" not in ds.file_meta:  # some writers leave it out: say how the file was read
+        ds.file_meta.TransferSyntaxUID = _transfer_syntax_as_read(ds)
     kind = ds.get("SOPClassUID") or getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID")
     if "PixelData" not in ds and "Image Storage" in getattr(kind, "name", ""):  # pydicom stops quietly at the end
         raise _damaged(path, f"should hold an image ({kind.name}) but ends before it")
     return ds
+
+
+def _read_without_header(path: Path) -> pydicom.Dataset:
+    """A file without the 128-byte preamble and "DICM": read it anyway when it really is DICOM."""
+    not_dicom = RadkitError(f"{path.name} is not a DICOM file (it has no DICOM header, and its contents "
+                            "are not DICOM either).",
+                            "Check that you picked the right file; it may be another kind of file renamed "
+                            f"to .dcm: {path}")
+    try:
+        ds = pydicom.dcmread(path, force=True)
+        elements = list(ds.iterall())  # parse everything now: garbage fails here, not later
+    except Exception:
+        raise not_dicom from None
+    known = {"SOPClassUID", "SOPInstanceUID", "Modality", "PixelData", "StudyInstanceUID", "PatientID"}
+    if not elements or not known & {element.keyword for element in elements}:
+        raise not_dicom
+    print(f"Note: {path.name} is DICOM without the standard header (no 128-byte preamble and 'DICM'), "
+          "as some older systems write it; radkit read it anyway.")
+    return ds
+
+
+def _transfer_syntax_as_read(ds):
+    """The uncompressed transfer syntax that matches how pydicom read ``ds``."""
+    implicit, little = getattr(ds, "original_encoding", (False, True))
+    return (pydicom.uid.ImplicitVRLittleEndian if implicit else
+            pydicom.uid.ExplicitVRLittleEndian if little is not False else pydicom.uid.ExplicitVRBigEndian)
 
 
 def _damaged(path, what: str) -> RadkitError:
@@ -113,19 +139,56 @@ def _decode(ds) -> np.ndarray:
     syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     try:
         return ds.pixel_array
-    except Exception as error:
+    except Exception:
         compressed = syntax is not None and syntax.is_compressed
-        if compressed and not pydicom.pixels.get_decoder(syntax).available_plugins:
-            package = next((pkg for family, pkg in _DECODER_PACKAGES if syntax in family),
-                           "pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg")
+        if not compressed:
+            raise _damaged(getattr(ds, "filename", None) or _name(ds),
+                           "has an image that could not be decoded") from None
+        package = next((pkg for family, pkg in _DECODER_PACKAGES if syntax in family),
+                       "pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg")
+        if not pydicom.pixels.get_decoder(syntax).available_plugins:
             raise RadkitError(f"{_name(ds)} is compressed ({syntax.name}) and no decoder for it is installed.",
                               f"Install one, then restart the kernel: pip install {package}") from None
-        problem = f"has an image that could not be decoded ({type(error).__name__}: {error})"
-        raise _damaged(getattr(ds, "filename", None) or _name(ds), problem) from None
+        raise RadkitError(f"{_name(ds)} is compressed ({syntax.name}) and its image could not be decompressed: "
+                          "the file may be damaged, or it uses a variant the installed decoder cannot read.",
+                          f"Update the decoder, then restart the kernel: pip install -U {package}. If that does "
+                          "not help, export the image again from the source, uncompressed.") from None
+
+
+def _per_frame(ds, group: str) -> list | None:
+    """For a multi-frame file with functional groups (enhanced CT/MR): the item of ``group`` that applies
+    to each frame (its own, else the shared one), or None when the file has no such group."""
+    def first(sequence, keyword):
+        inner = sequence.get(keyword) if sequence is not None else None
+        return inner[0] if inner else None
+
+    shared_sequence = ds.get("SharedFunctionalGroupsSequence")
+    shared = first(shared_sequence[0], group) if shared_sequence else None
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    items = [(first(per_frame[i], group) if i < len(per_frame) else None) or shared for i in range(frames)]
+    return items if any(item is not None for item in items) else None
+
+
+def _rescale(ds) -> tuple[np.ndarray, np.ndarray]:
+    """Slope and intercept for each frame: from the functional groups (enhanced CT/MR) or the header."""
+    groups = _per_frame(ds, "PixelValueTransformationSequence")
+    if groups is not None:
+        slope = [float(g.get("RescaleSlope", 1) or 1) if g is not None else 1.0 for g in groups]
+        intercept = [float(g.get("RescaleIntercept", 0) or 0) if g is not None else 0.0 for g in groups]
+    else:
+        slope = [float(ds.get("RescaleSlope", 1) or 1)]
+        intercept = [float(ds.get("RescaleIntercept", 0) or 0)]
+    return np.array(slope, dtype=np.float64), np.array(intercept, dtype=np.float64)
 
 
 def pixels(ds: pydicom.Dataset) -> np.ndarray:
-    """Pixel values in real units (float32): HU on CT. Shape (rows, cols), or (frames, rows, cols)."""
+    """Pixel values in the file's units (float32), shape (rows, cols) or (frames, rows, cols).
+
+    CT: Hounsfield units (stored value x RescaleSlope + RescaleIntercept, per frame for enhanced CT);
+    RT Dose: dose (stored value x DoseGridScaling); other images: whatever units the file uses
+    (``units(ds)`` says which). Padding outside the scanned field (PixelPaddingValue) becomes air on CT.
+    """
     if _is_colour(ds):
         raise RadkitError(f"{_name(ds)} is a colour image ({ds.PhotometricInterpretation}), "
                           "but a grey (black-and-white) image was expected.",
@@ -133,9 +196,43 @@ def pixels(ds: pydicom.Dataset) -> np.ndarray:
     stored = _decode(ds)
     if "ModalityLUTSequence" in ds:  # rare: a look-up table instead of slope and intercept
         return pydicom.pixels.apply_modality_lut(stored, ds).astype(np.float32)
-    slope = float(ds.get("RescaleSlope", 1) or 1)
-    intercept = float(ds.get("RescaleIntercept", 0) or 0)
-    return (stored * slope + intercept).astype(np.float32)  # the same formula as in the notebook
+    if ds.get("Modality") == "RTDOSE":
+        return (stored * float(ds.get("DoseGridScaling", 1) or 1)).astype(np.float32)
+    slope, intercept = _rescale(ds)
+    if stored.ndim == 3 and len(slope) == len(stored):  # one slope and intercept per frame
+        slope, intercept = slope[:, None, None], intercept[:, None, None]
+    else:
+        slope, intercept = slope[0], intercept[0]
+    values = (stored * slope + intercept).astype(np.float32)  # the same formula as in the notebook
+    padding = _padding(ds, stored)
+    if padding is not None and padding.any() and not padding.all():
+        values[padding] = -1000.0 if ds.get("Modality") == "CT" else values[~padding].min()
+    return values
+
+
+def _padding(ds, stored) -> np.ndarray | None:
+    """Where the stored values are padding (outside the scanned field), from PixelPaddingValue."""
+    if "PixelPaddingValue" not in ds:
+        return None
+    low = high = int(ds.PixelPaddingValue)
+    if "PixelPaddingRangeLimit" in ds:
+        low, high = sorted((low, int(ds.PixelPaddingRangeLimit)))
+    return (stored >= low) & (stored <= high)
+
+
+def units(ds: pydicom.Dataset) -> str:
+    """What the numbers from ``pixels(ds)`` mean, in plain words (notebook 01)."""
+    modality = ds.get("Modality")
+    if modality == "RTDOSE":
+        unit = "Gy" if str(ds.get("DoseUnits", "")).upper() == "GY" else "relative dose"
+        return f"{unit}: a radiation dose map, not an image intensity"
+    groups = _per_frame(ds, "PixelValueTransformationSequence")
+    kind = (groups[0] if groups and groups[0] is not None else ds).get("RescaleType")
+    if modality == "CT" or kind == "HU":
+        return "HU (Hounsfield units)"
+    if kind and kind != "US":
+        return str(kind)
+    return "the scanner's own units (no physical unit)"
 
 
 def apply_window(pixels, level: float, width: float) -> np.ndarray:
@@ -147,23 +244,28 @@ def apply_window(pixels, level: float, width: float) -> np.ndarray:
     return np.clip((np.asarray(pixels, dtype=np.float32) - low) / width, 0.0, 1.0)
 
 
-def default_window(ds: pydicom.Dataset) -> tuple[float, float] | None:
-    """The (level, width) stored in the file (WindowCenter/WindowWidth), or None. The first if several."""
-    if "WindowCenter" not in ds or "WindowWidth" not in ds:
+def default_window(ds: pydicom.Dataset, frame: int = 0) -> tuple[float, float] | None:
+    """The (level, width) stored in the file (WindowCenter/WindowWidth; for enhanced CT/MR the frame's own,
+    from its functional groups), or None. The first if several."""
+    groups = _per_frame(ds, "FrameVOILUTSequence")
+    source = groups[min(frame, len(groups) - 1)] if groups is not None else ds
+    if source is None or "WindowCenter" not in source or "WindowWidth" not in source:
         return None
-    centre, width = ds.WindowCenter, ds.WindowWidth
+    centre, width = source.WindowCenter, source.WindowWidth
     first = lambda value: float(value[0] if isinstance(value, pydicom.multival.MultiValue) else value)  # noqa: E731
     return (first(centre), first(width)) if first(width) > 0 else None
 
 
-def display_image(ds: pydicom.Dataset, window: tuple[float, float] | None = None, values=None) -> np.ndarray:
+def display_image(ds: pydicom.Dataset, window: tuple[float, float] | None = None, values=None,
+                  frame: int = 0) -> np.ndarray:
     """A picture ready to show (floats 0..1, bright = white): the given window, else the file's own
-    window or look-up table, else the full range; MONOCHROME1 (where low values are white) inverted.
+    window (of ``frame`` in a multi-frame file) or look-up table, else the full range; MONOCHROME1
+    (where low values are white) inverted.
 
     ``values`` are the pixels from ``pixels(ds)`` (or one frame of them) when already at hand.
     """
     values = pixels(ds) if values is None else np.asarray(values, dtype=np.float32)
-    window = window or default_window(ds)
+    window = window or default_window(ds, frame)
     if window is not None:
         image = apply_window(values, *window)
     else:
@@ -185,10 +287,11 @@ def load_image(path) -> np.ndarray:
     folders of images.
     """
     ds = read(path)
-    values = pixels(ds)
+    values, frame = pixels(ds), 0
     if values.ndim == 3:
-        values = values[len(values) // 2]
-    return np.round(display_image(ds, values=values) * 255).astype(np.uint8)
+        frame = len(values) // 2
+        values = values[frame]
+    return np.round(display_image(ds, values=values, frame=frame) * 255).astype(np.uint8)
 
 
 def tag_table(ds: pydicom.Dataset, keywords=None) -> str:
@@ -216,68 +319,19 @@ def _tag(tag) -> str:
 
 # ------------------------------------------------------------------ de-identification
 
-# Following the spirit of the DICOM basic confidentiality profile (PS3.15 annex E).
-_REMOVE = [
-    # the patient
-    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientBirthTime", "PatientAge",
-    "PatientSex", "PatientSize", "PatientWeight", "PatientAddress", "PatientTelephoneNumbers",
-    "PatientMotherBirthName", "PatientBirthName", "OtherPatientIDs", "OtherPatientIDsSequence",
-    "OtherPatientNames", "MedicalRecordLocator", "EthnicGroup", "Occupation", "MilitaryRank",
-    "BranchOfService", "CountryOfResidence", "RegionOfResidence", "AdditionalPatientHistory",
-    "PatientComments", "PatientReligiousPreference", "InsurancePlanIdentification", "AdmissionID",
-    "PregnancyStatus", "LastMenstrualDate", "SmokingStatus", "AdmittingDiagnosesDescription",
-    # the visit, the request and the dates
-    "AccessionNumber", "StudyID", "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate",
-    "AcquisitionDateTime", "InstanceCreationDate", "StudyTime", "SeriesTime", "AcquisitionTime",
-    "ContentTime", "InstanceCreationTime", "RequestAttributesSequence", "ReferencedPatientSequence",
-    "ReferencedStudySequence", "RequestedProcedureID", "ImageComments", "StudyComments",
-    # the people and places
-    "InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName", "ReferringPhysicianName",
-    "ReferringPhysicianAddress", "ReferringPhysicianTelephoneNumbers", "PhysiciansOfRecord",
-    "PerformingPhysicianName", "NameOfPhysiciansReadingStudy", "OperatorsName", "RequestingPhysician",
-    "StationName", "DeviceSerialNumber", "ScheduledPerformingPhysicianName",
-]
-# Identifiers that tie files together; replaced by new ones (the same old UID always gives the same new one).
-_REPLACE_UIDS = ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID"]
+def deidentify(ds: pydicom.Dataset, keep=(), secret: bytes | None = None):
+    """Remove what identifies the patient from ``ds`` (in place) by the DICOM standard's Basic Profile
+    (PS3.15 Annex E), and return a report of what was removed, emptied, replaced and kept, and why.
 
-
-def deidentify(ds: pydicom.Dataset, keep=()) -> list[str]:
-    """Remove what identifies the patient from ``ds`` (in place) and return what was removed.
-
-    Removes names, IDs, birth date, age and sex, addresses, dates, institution
-    and staff names, every person name anywhere, private (vendor) tags and
-    overlays; replaces UIDs; keeps the pixel data. ``keep`` lists keywords to
-    keep anyway (for example ``keep=["PatientAge", "PatientSex"]`` for research
-    that needs them). Names burned into the pixels cannot be removed this way.
+    Nested sequences, private tags, overlays and curves included; new UIDs are the same within a
+    session (a series stays a series) and cannot be recomputed without the session's secret (pass
+    ``secret=`` bytes of your own to de-identify more files consistently later). ``keep`` lists keywords
+    to keep anyway, e.g. ``keep=["PatientAge", "PatientSex"]``. Text burned into the pixels cannot be
+    removed this way: the report warns. Introduced in notebook 01; the work is in ``radkit.deidentification``.
     """
-    keep, removed = set(keep), []
+    from radkit.deidentification import apply_basic_profile
 
-    def remove(dataset, element):
-        if element.keyword in keep:
-            return
-        if element.keyword in _REMOVE or element.VR == "PN" or 0x6000 <= element.tag.group <= 0x60FF:
-            del dataset[element.tag]
-            label = f"{element.name} {_tag(element.tag)}"
-            if label not in removed:
-                removed.append(label)
-
-    ds.walk(remove)
-    private = sum(1 for element in ds.iterall() if element.tag.is_private)
-    if private:
-        ds.remove_private_tags()
-        removed.append(f"{private} private (vendor-specific) elements")
-    for keyword in _REPLACE_UIDS:
-        if keyword in ds and keyword not in keep:
-            new = pydicom.uid.generate_uid(entropy_srcs=[str(ds.data_element(keyword).value)])
-            if keyword == "SOPInstanceUID" and hasattr(ds, "file_meta"):
-                ds.file_meta.MediaStorageSOPInstanceUID = new
-            setattr(ds, keyword, new)
-            removed.append(f"{pydicom.datadict.dictionary_description(keyword)} (replaced by a new UID)")
-    ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = "radkit.dicom.deidentify (after the DICOM basic profile)"
-    if ds.get("BurnedInAnnotation") == "YES":
-        removed.append("WARNING: BurnedInAnnotation is YES: text in the pixels may still identify the patient")
-    return removed
+    return apply_basic_profile(ds, keep=keep, secret=secret)
 
 
 # ------------------------------------------------------------------ writing files
@@ -298,8 +352,43 @@ def _write_atomically(path, write) -> Path:
 
 
 def save(ds: pydicom.Dataset, path) -> Path:
-    """Write ``ds`` to a DICOM file (safely: a failed write leaves no half-written file)."""
-    return _write_atomically(path, lambda temporary: ds.save_as(temporary, enforce_file_format=True))
+    """Write ``ds`` to a DICOM file (safely: a failed write leaves no half-written file).
+
+    A header that lacks parts of the File Meta Information (for example after reading a file without
+    the standard header) gets them filled in from the dataset itself; network command elements
+    (group 0000), which never belong in a file, are left out.
+    """
+    _complete_file_meta(ds)
+
+    def write(temporary):
+        try:
+            ds.save_as(temporary, enforce_file_format=True)
+        except OSError:
+            raise
+        except Exception as error:  # pydicom's errors about a header it cannot write
+            raise RadkitError(f"{_name(ds)} could not be written as a DICOM file: {type(error).__name__} "
+                              f"({str(error).splitlines()[0][:200] if str(error) else 'no details'}).",
+                              "Check the attributes you changed; reading the original file again "
+                              "and repeating the steps usually helps.") from None
+
+    return _write_atomically(path, write)
+
+
+def _complete_file_meta(ds) -> None:
+    """Fill in the File Meta Information a DICOM file needs, from the dataset itself where possible."""
+    if getattr(ds, "file_meta", None) is None:
+        ds.file_meta = pydicom.dataset.FileMetaDataset()
+    meta = ds.file_meta
+    for tag in [tag for tag in ds.keys() if tag.group == 0x0000]:  # network commands never belong in a file
+        del ds[tag]
+    if "TransferSyntaxUID" not in meta:
+        meta.TransferSyntaxUID = _transfer_syntax_as_read(ds)
+    if "SOPClassUID" not in ds:  # not an image or object the standard knows: say so in the file
+        ds.SOPClassUID = meta.get("MediaStorageSOPClassUID") or pydicom.uid.SecondaryCaptureImageStorage
+    if "SOPInstanceUID" not in ds:
+        ds.SOPInstanceUID = meta.get("MediaStorageSOPInstanceUID") or pydicom.uid.generate_uid()
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
 
 
 def save_png(image, path) -> Path:
@@ -317,13 +406,15 @@ def save_png(image, path) -> Path:
 @dataclass
 class Series:
     """A 3-D volume from a folder of slices: ``volume`` (slices, rows, cols) in real units (HU on CT),
-    ``spacing`` (between slices, rows, cols) in mm, the ``files`` in slice order and the first slice's header."""
+    ``spacing`` (between slices, rows, cols) in mm, the ``files`` in slice order, the first slice's
+    header, how the slices were put in ``order``, and ``notes`` on anything radkit had to decide."""
 
     volume: np.ndarray
     spacing: tuple[float, float, float]
     files: list[Path]
     header: pydicom.Dataset
     order: str  # how the slices were put in order
+    notes: list[str] = field(default_factory=list)
 
 
 def _position_along_normal(ds) -> float | None:
@@ -353,26 +444,56 @@ def read_folder(folder) -> list[tuple[Path, pydicom.Dataset]]:
     return found
 
 
-def load_series(folder, series_uid: str | None = None) -> Series:
-    """Stack the slices in ``folder`` into a 3-D volume, in slice order.
+def _series_list(groups: dict) -> list[str]:
+    """One short line per series: number, description, slices, modality, start of the UID."""
+    lines = []
+    for number, (uid, slices) in enumerate(groups.items(), start=1):
+        first = slices[0][1]
+        description = str(first.get("SeriesDescription", "") or "(no description)")[:40]
+        lines.append(f"{number:>3}. {description!r}: {len(slices)} file{'s' * (len(slices) != 1)}, "
+                     f"{first.get('Modality', '?')}, UID {uid[:24]}{'...' if len(uid) > 24 else ''}")
+    return lines
 
-    Slices are ordered by their position along the slice normal
-    (ImagePositionPatient and ImageOrientationPatient), or by InstanceNumber
-    when positions are missing. A folder holding several series needs
-    ``series_uid``: the error lists them.
+
+def _choose_series(folder, groups: dict, series) -> str:
+    """The UID of the series the learner chose: by number (from 1), by UID, or by part of its description."""
+    listing = _series_list(groups)
+    shown = "\n".join(listing[:25] + ([f"     ... and {len(listing) - 25} more"] if len(listing) > 25 else []))
+    how = "load_series(folder, series=1) by number, or series='T1' by part of its description"
+    uids = list(groups)
+    if series is None:
+        raise RadkitError(f"{Path(folder).name} holds {len(groups)} series:\n{shown}", f"Choose one: {how}.")
+    if isinstance(series, (int, np.integer)) and not isinstance(series, bool):
+        if 1 <= series <= len(uids):
+            return uids[series - 1]
+        raise RadkitError(f"There is no series number {series}: the folder holds {len(uids)}.\n{shown}",
+                          f"Choose a number from 1 to {len(uids)}.")
+    text = str(series)
+    if text in groups:
+        return text
+    matches = [uid for uid in uids if text.lower() in str(groups[uid][0][1].get("SeriesDescription", "")).lower()]
+    if len(matches) == 1:
+        return matches[0]
+    problem = f"{len(matches)} series match {text!r}" if matches else f"No series matches {text!r}"
+    raise RadkitError(f"{problem}. The folder holds:\n{shown}", f"Choose one: {how}.")
+
+
+def load_series(folder, series=None, series_uid: str | None = None) -> Series:
+    """Stack the slices in ``folder`` into a 3-D volume, in slice order (notebook 01).
+
+    Slices are ordered by their position along the slice normal (ImagePositionPatient and
+    ImageOrientationPatient), or by InstanceNumber when positions are missing. A folder holding
+    several series needs ``series``: its number in the list the error shows, or part of its
+    description (``series_uid`` also works). Copies of the same slice (same SOPInstanceUID) are left
+    out with a note; slices facing different ways are refused; a single slice is said not to be a volume.
     """
-    files = read_folder(folder)
     groups: dict[str, list] = {}
-    for path, ds in files:
+    for path, ds in read_folder(folder):
         groups.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((path, ds))
-    if series_uid is None and len(groups) > 1:
-        listing = "; ".join(f"{uid} ({len(g)} files, {g[0][1].get('SeriesDescription', '')!s})"
-                            for uid, g in groups.items())
-        raise RadkitError(f"{folder} holds {len(groups)} series: {listing}.",
-                          "Choose one with load_series(folder, series_uid='...').")
-    slices = groups.get(series_uid if series_uid is not None else next(iter(groups)))
-    if slices is None:
-        raise RadkitError(f"No series {series_uid} in {folder}.", f"Choose one of: {', '.join(groups)}")
+    choice = series_uid if series_uid is not None else series
+    uid = next(iter(groups)) if choice is None and len(groups) == 1 else _choose_series(folder, groups, choice)
+    slices, notes = _without_copies(groups[uid])
+    _check_orientation(folder, slices)
 
     positions = [_position_along_normal(ds) for _, ds in slices]
     if all(p is not None for p in positions):
@@ -391,12 +512,52 @@ def load_series(folder, series_uid: str | None = None) -> Series:
 
     header = slices[0][1]
     if order.startswith("position") and len(slices) > 1:
-        between = float(np.median(np.diff(sorted(positions))))
+        gaps = np.diff(sorted(positions))
+        if np.any(gaps < 1e-3):
+            same = [p.name for (p, _), gap in zip(slices, np.r_[gaps, 1.0]) if gap < 1e-3][:3]
+            raise RadkitError(f"Some slices lie at the same position ({', '.join(same)} and others): "
+                              "they may be two acquisitions of the same place, or two series in one.",
+                              "Keep one file per position in the folder, then try again.")
+        between = float(np.median(gaps))
     else:
         between = float(header.get("SpacingBetweenSlices") or header.get("SliceThickness") or 1.0)
+    if len(slices) == 1:
+        notes.append("This series has a single slice: it is one image, not a volume "
+                     "(the spacing between slices is unknown; SliceThickness is shown instead).")
     row, col = (float(v) for v in header.get("PixelSpacing", [1.0, 1.0]))
     volume = np.stack([pixels(ds) for _, ds in slices])
-    return Series(volume, (round(between, 4), row, col), [p for p, _ in slices], header, order)
+    for note in notes:
+        print(f"Note: {note}")
+    return Series(volume, (round(between, 4), row, col), [p for p, _ in slices], header, order, notes)
+
+
+def _without_copies(slices: list) -> tuple[list, list[str]]:
+    """Leave out files that repeat a slice already seen (same SOPInstanceUID), with a note."""
+    seen, kept, copies = set(), [], []
+    for path, ds in slices:
+        uid = str(ds.get("SOPInstanceUID", "")) or str(path)
+        if uid in seen:
+            copies.append(path.name)
+        else:
+            seen.add(uid)
+            kept.append((path, ds))
+    notes = [f"{len(copies)} file{'s' * (len(copies) != 1)} repeating a slice already read (same SOPInstanceUID) "
+             f"left out: {', '.join(copies[:5])}{' ...' if len(copies) > 5 else ''}"] if copies else []
+    return kept, notes
+
+
+def _check_orientation(folder, slices: list) -> None:
+    """Refuse slices that face different ways: stacking them would make a wrong volume."""
+    faces = {}
+    for path, ds in slices:
+        if "ImageOrientationPatient" in ds:
+            key = tuple(np.round(np.array(ds.ImageOrientationPatient, dtype=float), 3))
+            faces.setdefault(key, []).append(path.name)
+    if len(faces) > 1:
+        listing = "; ".join(f"{len(names)} facing {list(key)} (e.g. {names[0]})" for key, names in faces.items())
+        raise RadkitError(f"The slices in {Path(folder).name} face different ways ({listing}), so they cannot be "
+                          "stacked into one volume (a localiser, or several planes in one series).",
+                          "Put only slices with the same ImageOrientationPatient in the folder.")
 
 
 def example_series(folder=None, seed: int = 0) -> Path:

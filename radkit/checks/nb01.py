@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from radkit import dicom
+from radkit.deidentification import DeidentificationReport
 from radkit.exercises import Exercise, close_to
 
 
@@ -16,18 +15,22 @@ def _chest_tags(modality, photometric, needs_inverting):
         return "modality is not the value of the Modality tag."
     if str(photometric) != ds.PhotometricInterpretation:
         return "photometric is not the value of the PhotometricInterpretation tag."
+    if not isinstance(needs_inverting, (bool, np.bool_)):
+        return (f"needs_inverting should be True or False (without quotes), not {type(needs_inverting).__name__}: "
+                "a comparison such as photometric == \"...\" gives one.")
     if bool(needs_inverting) != (ds.PhotometricInterpretation == "MONOCHROME1"):
         return "needs_inverting is not right: which photometric interpretation shows low values as white?"
     return None
 
 
-def _deidentified(ds, removed):
-    left = [k for k in ("PatientName", "PatientID", "PatientBirthDate") if k in ds]
+def _deidentified(ds, report):
+    original = dicom.read(dicom.example_path("MR_small.dcm"))
+    left = [k for k in ("PatientName", "PatientID", "PatientBirthDate")
+            if original.get(k) and str(original.get(k)) in str(ds.get(k, ""))]
     if left:
-        return f"{', '.join(left)} is still in the file: call dicom.deidentify on it."
-    if not isinstance(removed, list) or not any("Patient's Name" in item for item in removed):
-        return "removed should be the list that dicom.deidentify returns."
-    original = dicom.read(Path(ds.filename))
+        return f"{', '.join(left)} still holds the patient's value: call dicom.deidentify on mr itself."
+    if not isinstance(report, DeidentificationReport):
+        return f"report should be what dicom.deidentify returns (its report), not {type(report).__name__}."
     if not np.array_equal(ds.pixel_array, original.pixel_array):
         return "The pixels changed: de-identification must keep the image as it is."
     return None
@@ -58,12 +61,18 @@ q1 = Exercise(
     hint="Tags are read with a dot and their keyword: chest.Modality. MONOCHROME1 means low values are white.",
     solution='modality = chest.Modality\nphotometric = chest.PhotometricInterpretation\n'
              'needs_inverting = photometric == "MONOCHROME1"',
+    wrong=('modality = chest.Modality\nphotometric = chest.PhotometricInterpretation\nneeds_inverting = "yes"',
+           'modality = chest.Modality\nphotometric = chest.PhotometricInterpretation\n'
+           'needs_inverting = photometric == "MONOCHROME2"',
+           'modality = "CT"\nphotometric = chest.PhotometricInterpretation\nneeds_inverting = True'),
 )
 
 q2 = Exercise(
     "q2", _deidentified,
-    hint="dicom.deidentify(mr) changes mr itself and returns the list of what it removed.",
-    solution="removed = dicom.deidentify(mr)",
+    hint="dicom.deidentify(mr) changes mr itself and returns its report of what it did.",
+    solution="report = dicom.deidentify(mr)",
+    wrong=('report = dicom.deidentify(dicom.read(dicom.example_path("MR_small.dcm")))',  # a copy, not mr
+           'dicom.deidentify(mr)\nreport = str(dicom.deidentify(mr))'),
 )
 
 q3 = Exercise(
@@ -72,10 +81,14 @@ q3 = Exercise(
          "and turn them into numbers with float(...).",
     solution="slope = float(ct.RescaleSlope)\nintercept = float(ct.RescaleIntercept)\n"
              "hu = ct.pixel_array * slope + intercept",
+    wrong=("slope = float(ct.RescaleSlope)\nintercept = float(ct.RescaleIntercept)\nhu = ct.pixel_array * slope",
+           "slope = float(ct.RescaleSlope)\nintercept = float(ct.RescaleIntercept)\nhu = ct.pixel_array - intercept"),
 )
 
 q4 = Exercise(
     "q4", _window_bounds,
     hint="A window is centred on the level and is width wide: half the width below the level, half above.",
     solution="low = level - width / 2\nhigh = level + width / 2",
+    wrong=("low = level - width\nhigh = level + width",
+           "low = level + width / 2\nhigh = level - width / 2"),
 )

@@ -325,6 +325,7 @@ def plot_history(history, title: str = "Training curves"):
         if getattr(history, "best_epoch", None):
             ax.axvline(history.best_epoch, color="grey", linestyle=":", label="best epoch (kept)")
         ax.set(xlabel="epoch", title=label)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # epochs are whole numbers: no "epoch 2.5"
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()

@@ -29,7 +29,8 @@ def _fetch(args) -> int:
         dataset = registry.get(key)
         variants = args.size or list(dataset.files)
         for variant in variants:
-            path = download.fetch(key, variant)
+            # pretrained weights (notebook 04) are checked by SHA-256 and refused, not used as is, when they differ
+            path = download.keras_weights(variant) if key == "keras_weights" else download.fetch(key, variant)
             print(f"OK  {dataset.title} ({variant}): {path}")
     return 0
 

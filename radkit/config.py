@@ -84,9 +84,9 @@ def _quiet_stderr():
 
 def import_tensorflow():
     """Import TensorFlow without its start-up notes about GPUs and CPU instructions, which only confuse."""
+    if "tensorflow" in sys.modules:  # first: code TensorFlow traces (augmentation) calls this, and AutoGraph
+        return sys.modules["tensorflow"]  # prints the whole environment when traced code touches os.environ
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
     with _quiet_stderr():
         import tensorflow as tf
     return tf

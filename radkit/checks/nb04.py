@@ -5,15 +5,13 @@ from __future__ import annotations
 import numbers
 
 from radkit import models
-from radkit.exercises import Exercise, close_to
+from radkit.exercises import Exercise, diagnose_number, short
 
 
 def _trainable(n_trainable, model):
-    if not isinstance(n_trainable, numbers.Number):
-        return f"n_trainable should be one whole number; you gave a {type(n_trainable).__name__}."
-    if n_trainable == models.count_params(model):
-        return "that counts every weight of the model; count only those training may change (trainable_only=True)."
-    return close_to(n_trainable, models.count_params(model, trainable_only=True), what="n_trainable")
+    everything = "the count of ALL weights (trainable_only=True counts only those training may change)"
+    return diagnose_number(n_trainable, models.count_params(model, trainable_only=True), "n_trainable", 0.5,
+                           mix_ups={everything: models.count_params(model)})
 
 
 def _first_learning_layer(model):
@@ -30,7 +28,7 @@ def _fine_tune(tuned):
     import keras
 
     if not isinstance(tuned, keras.Model):
-        return f"tuned should be the model that set_trainable returns; you gave a {type(tuned).__name__}."
+        return f"tuned should be the model that set_trainable returns; it is {short(tuned)}."
     base = models.base_layers(tuned)
     if models.is_pretrained(tuned) and any(isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
                                            for layer in base):
@@ -56,7 +54,7 @@ def _best(best, results):
     if isinstance(best, dict):
         return "best should be the model's name (a key of results), not its scores."
     if best not in results:
-        return f"{best!r} is not one of the names in results."
+        return f"best is {short(best)}, which is not one of the names in results."
     if best == max(results, key=auc):
         return None
     alphabetical, lowest = best == max(results), best == min(results, key=auc)
@@ -68,7 +66,7 @@ def _best(best, results):
                 "with key=auc_of.")
     if lowest:
         return "that is the model with the LOWEST test AUC: max, not min."
-    return f"{best!r} does not have the highest test AUC in results."
+    return f"{short(best)} does not have the highest test AUC in results."
 
 
 q1 = Exercise(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from radkit import evaluate, explain
-from radkit.exercises import Exercise, close_to
+from radkit.exercises import Exercise, close_to, diagnose_number
 
 
 def _earlier_layer(maps, model, images):
@@ -20,29 +18,16 @@ def _earlier_layer(maps, model, images):
 
 
 def _similarity(score, maps, random_maps):
-    if not isinstance(score, numbers.Number):
-        return f"score should be one number; you gave a {type(score).__name__}."
-    if np.isclose(score, 1.0):
-        return "a similarity of 1 means you compared a set of heatmaps with itself: compare maps with random_maps."
-    return close_to(score, explain.similarity(maps, random_maps), 1e-6, "the similarity")
+    return diagnose_number(score, explain.similarity(maps, random_maps), "score", 1e-6,
+                           mix_ups={"the similarity of maps with themselves": explain.similarity(maps, maps)})
 
 
 def _clean_sensitivity(sensitivity, labels, probabilities, marked_probabilities):
-    if isinstance(sensitivity, dict):
-        return "that is the whole dict of results; take its 'sensitivity' with [\"sensitivity\"]."
-    if not isinstance(sensitivity, numbers.Number):
-        return f"clean_sensitivity should be one number; you gave a {type(sensitivity).__name__}."
     clean = evaluate.clinical_metrics(labels, probabilities, 0.5)
     marked = evaluate.clinical_metrics(labels, marked_probabilities, 0.5)
-    if np.isclose(sensitivity, clean["sensitivity"]):
-        return None
-    if np.isclose(sensitivity, marked["sensitivity"]):
-        return "that is the sensitivity on the MARKED films (marked_probs); the question is about clean_probs."
-    if np.isclose(sensitivity, clean["specificity"]):
-        return "that is the specificity; sensitivity is about the truly sick films."
-    if np.isclose(sensitivity, 100 * clean["sensitivity"]):
-        return "that is a percent; give a fraction between 0 and 1."
-    return "that is not the sensitivity of clean_probs at threshold 0.5."
+    return diagnose_number(sensitivity, clean["sensitivity"], "clean_sensitivity", 1e-6, fraction=True,
+                           mix_ups={"the sensitivity on the MARKED films (marked_probs)": marked["sensitivity"],
+                                    "the specificity on the clean films": clean["specificity"]})
 
 
 q1 = Exercise(

@@ -51,6 +51,15 @@ def md5sum(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sha256sum(path: Path) -> str:
+    """The SHA-256 checksum of a file, as 64 hex digits (pretrained weights are checked with it)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def clean_stale_downloads(folder: Path, older_than: float = STALE_SECONDS) -> list[Path]:
     """Remove unfinished downloads left in ``folder`` by a download that was killed. Returns what was removed.
 
@@ -285,3 +294,52 @@ def fetch(key: str, variant=None, quiet: bool = False) -> Path:
         )
     say(f"Downloading {file.name} for {dataset.title} (once; it is kept in {config.display_path(cached.parent)}) ...")
     return download(file.url, file.md5, cached.parent, file.name, progress=not quiet)
+
+
+def keras_home_models() -> Path:
+    """Keras' own folder of downloaded weights (``~/.keras/models``, or ``$KERAS_HOME/models``)."""
+    return Path(os.environ.get("KERAS_HOME") or "~/.keras").expanduser() / "models"
+
+
+def keras_weights(variant: str = "mobilenetv2_0.35", quiet: bool = False) -> Path:
+    """The path of Keras' pretrained ImageNet weights for ``variant``, checked by SHA-256 (notebook 04).
+
+    Looks in RADKIT_LOCAL_DATA, the data folder and Keras' own folder (~/.keras/models), like a dataset
+    file; then, unless RADKIT_OFFLINE=1, downloads the official file once from Keras' site into the data
+    folder. A copy whose checksum differs is never used, nor deleted: radkit says so and looks on.
+    Raises RadkitError (problem and fix) when the file cannot be had.
+
+    >>> keras_weights("mobilenetv2_0.35")   # doctest: +SKIP
+    """
+    key = "keras_weights"
+    file = registry.get(key).file(variant)
+    say = (lambda *a: None) if quiet else print
+    places = (("RADKIT_LOCAL_DATA", config.local_data_dir()), ("the data folder", config.data_dir()),
+              ("Keras' folder ~/.keras/models", keras_home_models()))
+    for where, folder in places:
+        found = stored_copy(key, file.name, folders=(folder,))
+        if found is None:
+            continue
+        if sha256sum(found) == file.sha256:
+            return found
+        say(f"Note: the copy of {file.name} in {where} is not the official file (its SHA-256 checksum "
+            "differs), so it is not used. Replace it with a fresh copy (radkit fetch keras_weights).")
+    fix = (f"Copy {file.name} into a folder named {key} inside RADKIT_LOCAL_DATA (an instructor can prepare it "
+           f"with `radkit fetch {key}`), or run this again with internet.")
+    if config.offline():
+        raise RadkitError(f"{file.name} is not on this computer and RadKit is set to work offline "
+                          "(RADKIT_OFFLINE=1).", fix)
+    target = config.data_dir() / key
+    if (target / file.name).exists():  # a damaged copy we found above: never overwrite a file we cannot vouch for
+        raise RadkitError(f"A copy of {file.name} in the data folder is damaged or not the official file.",
+                          f"Delete or rename it ({key}/{file.name} in the data folder), then run this again.")
+    say(f"Downloading {file.name} (Keras' ImageNet weights, about 2 MB, once; kept in the data folder) ...")
+    try:
+        path = download(file.url, file.md5, target, file.name, progress=not quiet)
+    except RadkitError as error:
+        raise RadkitError(error.problem, fix) from None
+    if sha256sum(path) != file.sha256:  # the MD5 matched; SHA-256 is the stricter check the registry promises
+        path.unlink()  # radkit wrote this file itself: a damaged download must not stay in the cache
+        raise RadkitError(f"The downloaded {file.name} does not have the expected SHA-256 checksum.",
+                          "It was thrown away. Try again; if it keeps happening, tell your course instructor.")
+    return path

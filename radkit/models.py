@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from radkit import config
+from radkit import config, download, registry
 from radkit.errors import RadkitError
 
 # The layers a transfer model adds around its pretrained base; everything else is the base.
@@ -84,9 +84,12 @@ def transfer_model(input_shape=(96, 96, 1), base: str = "mobilenetv2", n_outputs
     the base can be found by name (Grad-CAM needs that). ``trainable=False``
     freezes the base, so only the new last layer learns; see ``set_trainable``.
 
-    Pretrained weights are downloaded once (about 2-20 MB) and kept by Keras in
-    ``~/.keras/models``. Without internet the model starts from RANDOM weights:
-    it still works, but the benefit of transfer learning will not show.
+    ``weights="imagenet"``: MobileNetV2 (alpha 0.35) uses Keras' official weights file,
+    found like a dataset (RADKIT_LOCAL_DATA, the data folder, ~/.keras/models; checked
+    by SHA-256) or downloaded once (``radkit.download.keras_weights``); it was trained
+    at 224 px and loads into any input size. Other bases use Keras' own download.
+    Without the file and without internet the model starts from RANDOM weights, and
+    says so: it still works, but the benefit of transfer learning will not show.
 
     >>> model = transfer_model((96, 96, 1), base="mobilenetv2")
     """
@@ -116,16 +119,25 @@ def transfer_model(input_shape=(96, 96, 1), base: str = "mobilenetv2", n_outputs
                                                      weights=w)
 
     used = weights
-    if weights is not None and config.offline():
+    keras_fix = "With internet, run this again: Keras downloads the weights once and keeps them in ~/.keras."
+    registry_variant = f"{base}_{alpha:g}"
+    if weights == "imagenet" and registry_variant in registry.get("keras_weights").files:
+        try:  # the same checked file as a workshop's USB stick or CI has, wherever it comes from
+            used = str(download.keras_weights(registry_variant))
+        except RadkitError as error:
+            used = None
+            _say_random_weights(base, error.problem, error.fix)
+    elif weights is not None and config.offline():
         used = None
-        _say_random_weights(base, "RADKIT_OFFLINE is set")
+        _say_random_weights(base, "RADKIT_OFFLINE is set", keras_fix)
     try:
         backbone = build(used)
     except Exception as error:  # noqa: BLE001 - Keras raises a bare Exception for a failed download
         if used is None or not _is_download_failure(error):
             raise
         used = None
-        _say_random_weights(base, "the download failed: " + str(error).split(" -- ")[-1].splitlines()[0][:100])
+        _say_random_weights(base, "the download failed: " + str(error).split(" -- ")[-1].splitlines()[0][:100],
+                            keras_fix)
         backbone = build(None)
     x = layers.GlobalAveragePooling2D(name="pool")(backbone.output)
     x = layers.Dropout(dropout, name="dropout")(x)
@@ -136,11 +148,11 @@ def transfer_model(input_shape=(96, 96, 1), base: str = "mobilenetv2", n_outputs
     return model
 
 
-def _say_random_weights(base: str, reason: str) -> None:
-    print(f"Could not get the pretrained ImageNet weights for {base} ({reason}).\n"
+def _say_random_weights(base: str, reason: str, fix: str) -> None:
+    print(f"Could not get the pretrained ImageNet weights for {base}: {reason}\n"
           "The model starts from RANDOM weights instead. It will still train, but it has learned nothing "
           "from photos,\nso the benefit of transfer learning will NOT show: results below are from random "
-          "weights.\nWith internet, run this again: Keras downloads the weights once and keeps them in ~/.keras.")
+          f"weights.\nTo get them: {fix}")
 
 
 def base_layers(model) -> list:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 ZENODO_MEDMNIST = "https://zenodo.org/records/10519652/files"
+KERAS_WEIGHTS = "https://storage.googleapis.com/tensorflow/keras-applications"
 MEDMNIST_CITATION = (
     "Yang J, Shi R, Wei D, et al. MedMNIST v2 - A large-scale lightweight benchmark for 2D and 3D "
     "biomedical image classification. Scientific Data. 2023;10:41. doi:10.1038/s41597-022-01721-8"
@@ -23,6 +24,7 @@ class DataFile:
     name: str
     url: str
     md5: str
+    sha256: str = ""  # pretrained weights are checked by SHA-256 (notebook 04)
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,25 @@ DATASETS: dict[str, Dataset] = {
             notes="NIfTI volumes; about 435 MB to download.",
         ),
         Dataset(
+            key="keras_weights", title="Keras ImageNet weights (pretrained networks)",
+            task="transfer learning (notebook 04)",
+            description="Keras' official ImageNet weights for MobileNetV2 (alpha 0.35, trained on 224 px photos), "
+                        "without the classification top: the detectors a transfer model reuses. They also load into "
+                        "a 96 or 128 px model, because convolution weights do not depend on the picture size.",
+            source="https://keras.io/api/applications/ (files on storage.googleapis.com, as Keras downloads them)",
+            licence="Apache 2.0 (Keras Applications)",
+            citation="Sandler M, Howard A, Zhu M, Zhmoginov A, Chen LC. MobileNetV2: Inverted residuals and linear "
+                     "bottlenecks. CVPR 2018. doi:10.1109/CVPR.2018.00474",
+            label_names=(),
+            files={"mobilenetv2_0.35": DataFile(
+                "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5",
+                f"{KERAS_WEIGHTS}/mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5",
+                "581504c23062b15d3059e9caf4c2c39b",
+                sha256="df1c3db1d0d9193719c4c70f707c56f7021f999f825bdc57454c275cf6def19f")},
+            notes="About 2 MB. radkit.models.transfer_model finds the file in RADKIT_LOCAL_DATA, the data folder or "
+                  "Keras' own folder (~/.keras/models), checked by SHA-256; otherwise it downloads it once.",
+        ),
+        Dataset(
             key="pydicom_data", title="pydicom-data example DICOM files",
             task="DICOM reading (notebook 01)",
             description="Real DICOM files shipped with the pydicom-data package: a chest CR (1955x1841, MONOCHROME1), "
@@ -171,5 +192,6 @@ def card_markdown(dataset: Dataset) -> str:
     if dataset.files:
         lines += ["", "| variant | file | MD5 | download from |", "|---|---|---|---|"]
         lines += [f"| {v} | `{f.name}` | `{f.md5}` | {f.url} |" for v, f in dataset.files.items()]
+        lines += [f"\nSHA-256 of `{f.name}`: `{f.sha256}`" for f in dataset.files.values() if f.sha256]
         lines += ["", f"Fetch in advance (for a workshop): `radkit fetch {dataset.key}`."]
     return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from radkit import RadkitError, explain, models, set_seed
+from radkit import RadkitError, explain, models, registry, set_seed
 
 keras = pytest.importorskip("keras")
 
@@ -43,8 +43,18 @@ def _no_download(*args, **kwargs):
 
 
 @pytest.fixture
-def offline_weights(monkeypatch):
-    """Make every Keras weight download fail, as it does without internet."""
+def offline_weights(monkeypatch, tmp_path):
+    """No weights file anywhere and every download failing, as on a laptop without internet."""
+    from radkit import download
+
+    monkeypatch.delenv("RADKIT_LOCAL_DATA", raising=False)  # hide the shared weights file
+    monkeypatch.setenv("RADKIT_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+
+    def no_network(url, md5, folder, filename, progress=True):
+        raise RadkitError(f"Could not download {filename}: the internet could not be reached.", "")
+
+    monkeypatch.setattr(download, "download", no_network)
     import keras.src.applications.mobilenet_v2 as mobilenet_v2
 
     monkeypatch.setattr(mobilenet_v2.file_utils, "get_file", _no_download)
@@ -58,6 +68,21 @@ def test_transfer_model_offline_says_random_weights(offline_weights, capsys):
     said = capsys.readouterr().out
     assert "RANDOM weights" in said and "transfer learning will NOT show" in said
     assert model.name == "mobilenetv2_random"
+
+
+# Catches: transfer_model ignoring the checked weights file (the notebook-04 lesson then shows random weights),
+# or loading it into the wrong layers: the first convolution must hold exactly the file's numbers, at 96 px.
+def test_transfer_model_loads_the_shared_imagenet_file(shared_data, monkeypatch, tmp_path, capsys):
+    import h5py
+
+    monkeypatch.setenv("RADKIT_LOCAL_DATA", str(shared_data))
+    monkeypatch.setenv("RADKIT_DATA", str(tmp_path))
+    monkeypatch.delenv("RADKIT_OFFLINE", raising=False)
+    model = models.transfer_model((96, 96, 1), base="mobilenetv2")
+    assert models.is_pretrained(model) and "RANDOM" not in capsys.readouterr().out
+    with h5py.File(shared_data / "keras_weights" / registry.get("keras_weights").file("mobilenetv2_0.35").name) as f:
+        kernel = f["Conv1"]["Conv1"]["kernel:0"][()]
+    assert np.array_equal(model.get_layer("Conv1").kernel.numpy(), kernel)
 
 
 def test_transfer_model_is_flat_and_frozen(offline_weights):

@@ -193,6 +193,7 @@ class Volumes:
     is_real: bool
     orientation: str = ""  # e.g. "RAS": what the array's axes point to, when known
     notes: list = field(default_factory=list)
+    files: list = field(default_factory=list)  # the image files, when read from disk
 
     def __len__(self) -> int:
         return len(self.images)
@@ -202,7 +203,8 @@ class Volumes:
         pick = [int(i) for i in indices]
         return Volumes([self.images[i] for i in pick], [self.labels[i] for i in pick],
                        [self.spacings[i] for i in pick], [self.ids[i] for i in pick],
-                       self.label_names, self.source, self.is_real, self.orientation, list(self.notes))
+                       self.label_names, self.source, self.is_real, self.orientation, list(self.notes),
+                       [self.files[i] for i in pick] if self.files else [])
 
     def describe(self) -> None:
         """Say which data this is, how many scans, their size and voxel size."""
@@ -256,6 +258,7 @@ def load_msd(folder, n: int | None = None, label_names=None) -> Volumes:
         volumes.labels.append(np.rint(label).astype(np.uint8))
         volumes.spacings.append(spacing)
         volumes.ids.append(image_path.name.split(".")[0])
+        volumes.files.append(image_path)
     volumes.orientation = orientations.pop() if len(orientations) == 1 else ""
     volumes.notes.append("each scan is scaled to 0..1 on its own (MRI has no fixed units; "
                          "some files store whole numbers 0..255, others decimals)")

@@ -11,7 +11,7 @@ THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def tiny_masks() -> tuple[np.ndarray, np.ndarray]:
-    """The 4 x 5 true outline and model outline of exercise 1 (1 = structure)."""
+    """The 4 x 5 true outline and model outline of exercise 2 (1 = structure)."""
     truth = np.array([[0, 0, 0, 0, 0],
                       [0, 1, 1, 0, 0],
                       [0, 1, 1, 0, 0],
@@ -80,15 +80,15 @@ def _failure(worst_scan, failure, truths, preds, ids, spacings):
     return None
 
 
-q1 = Exercise(
-    "q1", _dice_by_hand,
+q2 = Exercise(
+    "q2", _dice_by_hand,
     hint="Count the 1s in the truth, the 1s in the model's outline, and the pixels that are 1 in both. "
          "Dice = 2 x overlap / (truth + model).",
     solution="dice_by_hand = 2 * 3 / (4 + 6)",
     wrong=("dice_by_hand = 3 / (4 + 6 - 3)", "dice_by_hand = 3 / (4 + 6)"),
 )
-q2 = Exercise(
-    "q2", _volume,
+q1 = Exercise(
+    "q1", _volume,
     hint="One voxel is 1.25 x 1.25 x 2.5 mm³. Multiply by the number of voxels, then divide by 1,000 for mL.",
     solution="atrium_ml = 21_000 * 1.25 * 1.25 * 2.5 / 1000",
     wrong=("atrium_ml = 21_000 * 1.25 * 1.25 * 2.5", "atrium_ml = 21_000 * 1.25 * 1.25 / 1000"),

@@ -343,3 +343,49 @@ def keras_weights(variant: str = "mobilenetv2_0.35", quiet: bool = False) -> Pat
         raise RadkitError(f"The downloaded {file.name} does not have the expected SHA-256 checksum.",
                           "It was thrown away. Try again; if it keeps happening, tell your course instructor.")
     return path
+def extract_tar(archive, folder) -> Path:
+    """Unpack a downloaded .tar archive into ``folder`` safely (notebook 08), and return ``folder``.
+
+    Every entry is checked first: a path that would land outside ``folder``
+    (``../``, an absolute path), a link or a device is refused and nothing is
+    unpacked. The archive is unpacked into a temporary folder beside ``folder``
+    and only moved into place when complete; existing files are never replaced.
+    """
+    import os
+    import shutil
+    import tarfile
+    import tempfile
+
+    archive, folder = Path(archive), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        tar = tarfile.open(archive)
+    except (tarfile.TarError, OSError) as error:
+        raise RadkitError(f"{archive.name} is not a readable archive ({error}).",
+                          "Download it again (`radkit fetch`), or tell your course instructor.") from None
+    with tar:
+        members = tar.getmembers()
+        for member in members:
+            parts = Path(member.name.replace("\\", "/")).parts
+            if member.name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+                raise RadkitError(f"{archive.name} holds a file that would be written outside the folder "
+                                  f"({member.name!r}), so nothing was unpacked.",
+                                  "This archive is not safe to unpack. Download it again from the official "
+                                  "source, or tell your course instructor.")
+            if not (member.isfile() or member.isdir()):
+                raise RadkitError(f"{archive.name} holds a link or special file ({member.name!r}), so nothing was "
+                                  "unpacked.", "Dataset archives hold only files and folders. Download it again "
+                                  "from the official source.")
+        tops = sorted({Path(m.name).parts[0] for m in members if Path(m.name).parts})
+        taken = [name for name in tops if (folder / name).exists()]
+        if taken:
+            raise RadkitError(f"{', '.join(taken)} already exists in {folder.name}/, and radkit does not replace "
+                              "files it did not make.", "Use the existing folder, or move it away first.")
+        staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{archive.name}.", suffix=".part"))
+        try:
+            tar.extractall(staging, members=members, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+            for name in tops:
+                os.replace(staging / name, folder / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder

@@ -134,6 +134,24 @@ DATASETS: dict[str, Dataset] = {
                   "Keras' own folder (~/.keras/models), checked by SHA-256; otherwise it downloads it once.",
         ),
         Dataset(
+            key="msd_hippocampus", title="Medical Segmentation Decathlon, Task04 Hippocampus",
+            task="3-D segmentation (hippocampus, MRI; notebook 08)",
+            description="Cropped T2-weighted brain MRI around the hippocampus (Vanderbilt University Medical Center), "
+                        "about 35 x 50 x 35 voxels of 1 mm, with the anterior and posterior hippocampus outlined.",
+            source="http://medicaldecathlon.com (tar as MONAI's DecathlonDataset fetches it)",
+            licence="CC BY-SA 4.0",
+            citation="Antonelli M, Reinke A, Bakas S, et al. The Medical Segmentation Decathlon. Nature Communications. "
+                     "2022;13:4128. doi:10.1038/s41467-022-30695-9",
+            label_names=("background", "anterior", "posterior"),
+            splits={"labelled": 260, "unlabelled": 130},
+            files={"all": DataFile("Task04_Hippocampus.tar",
+                                   "https://msd-for-monai.s3-us-west-2.amazonaws.com/Task04_Hippocampus.tar",
+                                   "9d24dba78a72977dbd1d2e110310f31b")},
+            notes="NIfTI volumes in the Decathlon layout (dataset.json, imagesTr/, labelsTr/); about 27 MB to download, "
+                  "unpacked safely by radkit.download.extract_tar. Hippocampal volume is a clinical measurement "
+                  "(atrophy in Alzheimer's disease).",
+        ),
+        Dataset(
             key="pydicom_data", title="pydicom-data example DICOM files",
             task="DICOM reading (notebook 01)",
             description="Real DICOM files shipped with the pydicom-data package: a chest CR (1955x1841, MONOCHROME1), "

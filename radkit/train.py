@@ -125,6 +125,41 @@ def _as_input(images, what: str) -> np.ndarray:
     return images
 
 
+def _mask_augmenter(settings: dict, seed: int):
+    """Keras' own image layers, given a dict of pictures and ``segmentation_masks``, move both together (notebook 08).
+
+    Masks are moved with nearest-neighbour resampling (a label stays a whole number); brightness
+    and contrast change only the pictures.
+    """
+    import keras
+
+    layers = [keras.layers.RandomRotation(settings["rotation"] / 360, fill_mode="constant", seed=seed),
+              keras.layers.RandomZoom(settings["zoom"], fill_mode="constant", seed=seed + 1),
+              keras.layers.RandomTranslation(settings["shift"], settings["shift"], fill_mode="constant", seed=seed + 2),
+              keras.layers.RandomBrightness(settings["brightness"], value_range=(0, 1), seed=seed + 3),
+              keras.layers.RandomContrast(settings["contrast"], value_range=(0, 1), seed=seed + 4)]
+
+    def move_together(images, masks):
+        batch = {"images": images, "segmentation_masks": masks}
+        for layer in layers:
+            batch = layer(batch, training=True)
+        return batch["images"], batch["segmentation_masks"]
+
+    return move_together
+
+
+def _check_masks(masks, images: np.ndarray, what: str) -> np.ndarray:
+    """Masks shaped like the pictures (N, H, W), one whole number per pixel, or a RadkitError."""
+    masks = np.asarray(masks)
+    if masks.ndim == 4 and masks.shape[-1] == 1:
+        masks = masks[..., 0]
+    if masks.shape != images.shape[:3]:
+        raise RadkitError(f"The {what} masks have shape {masks.shape} but the pictures {images.shape[:3]}: "
+                          "each picture needs a mask of the same size.",
+                          "Make both with radkit.volumes.to_slices(), which keeps them together.")
+    return masks
+
+
 def _check_size(x: np.ndarray, model, what: str) -> None:
     expected = tuple(model.input_shape[1:3])
     if None not in expected and x.shape[1:3] != expected:
@@ -170,6 +205,9 @@ def make_dataset(images, labels, batch_size: int = 32, shuffle: bool = False, au
     tf = _tf()
     x = _as_input(images, "images")
     y = np.asarray(labels).astype(np.float32)
+    masks = y.ndim >= 3  # segmentation: one label per pixel (notebook 08)
+    if masks:
+        y = _check_masks(y, x, "given")[..., None]
     parts = (x, y)
     if class_weight:
         parts = (x, y, np.array([class_weight.get(int(v), 1.0) for v in labels], dtype=np.float32))
@@ -178,7 +216,9 @@ def make_dataset(images, labels, batch_size: int = 32, shuffle: bool = False, au
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     settings = _augment_settings(augment)
-    if settings:
+    if settings and masks:
+        ds = ds.map(_mask_augmenter(settings, seed))
+    elif settings:
         # One seed per batch from a seeded stream that changes every epoch: repeatable, yet varied.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip(ds, seeds).map(
@@ -189,8 +229,10 @@ def make_dataset(images, labels, batch_size: int = 32, shuffle: bool = False, au
 # ---------------------------------------------------------------- compiling and fitting
 
 def _output_kind(model) -> str:
-    """'binary' (one sigmoid), 'multilabel' (several sigmoids) or 'multiclass' (softmax)."""
+    """'binary' (one sigmoid), 'multilabel' (several sigmoids), 'multiclass' (softmax) or 'mask' (one answer per pixel)."""
     activation = getattr(getattr(model.layers[-1], "activation", None), "__name__", "")
+    if len(model.output_shape) == 4:
+        return "mask"
     if model.output_shape[-1] == 1:
         return "binary"
     return "multiclass" if activation == "softmax" else "multilabel"
@@ -200,13 +242,55 @@ def _trainable_signature(model) -> int:
     return len(model.trainable_weights)
 
 
+def _dice_parts(y_true, y_pred, hard: bool):
+    """Overlap and size of each structure (not background) over the batch: what Dice is made of."""
+    import keras
+
+    ops, n = keras.ops, y_pred.shape[-1]
+    if n == 1:
+        truth, pred = ops.cast(y_true, "float32"), ops.cast(y_pred > 0.5, "float32") if hard else y_pred
+    else:
+        truth = ops.one_hot(ops.cast(y_true[..., 0], "int32"), n)[..., 1:]
+        pred = (ops.one_hot(ops.argmax(y_pred, axis=-1), n) if hard else y_pred)[..., 1:]
+    return ops.sum(truth * pred, axis=(0, 1, 2)), ops.sum(truth + pred, axis=(0, 1, 2))
+
+
+def dice_loss(y_true, y_pred):
+    """Dice + cross-entropy, the loss for outlines (notebook 08).
+
+    Cross-entropy alone is dominated by the background (a hippocampus is about 1 % of
+    a slice), so "all background" already scores well. The Dice part, 1 - 2 x overlap /
+    (size of truth + size of outline) per structure, only rewards finding the structure.
+    """
+    import keras
+
+    ops = keras.ops
+    overlap, sizes = _dice_parts(y_true, y_pred, hard=False)
+    dice = ops.mean((2 * overlap + 1.0) / (sizes + 1.0))  # + 1: a structure absent from both counts as agreement
+    if y_pred.shape[-1] == 1:
+        cross_entropy = keras.losses.binary_crossentropy(ops.cast(y_true, "float32"), y_pred)
+    else:
+        cross_entropy = keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+    return ops.mean(cross_entropy) + 1.0 - dice
+
+
+def dice_metric(y_true, y_pred):
+    """Mean Dice over the structures in a batch, from the outlines the model would draw (notebook 08)."""
+    import keras
+
+    overlap, sizes = _dice_parts(y_true, y_pred, hard=True)
+    return keras.ops.mean((2 * overlap + 1e-6) / (sizes + 1e-6))
+
+
 def compile_model(model, learning_rate: float = 1e-3, schedule_steps: int | None = None):
     """Choose the optimiser (Adam), the loss and the metrics (accuracy, AUC) that suit the model's output."""
     import keras
 
     kind = _output_kind(model)
     rate = keras.optimizers.schedules.CosineDecay(learning_rate, schedule_steps) if schedule_steps else learning_rate
-    if kind == "multiclass":
+    if kind == "mask":
+        loss, metrics = dice_loss, [keras.metrics.MeanMetricWrapper(dice_metric, name="dice")]
+    elif kind == "multiclass":
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     else:
         loss = "binary_crossentropy"
@@ -227,8 +311,9 @@ def epoch_printer(epochs: int):
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            train = "  ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "accuracy", "auc") if k in logs)
-            val = "  ".join(f"{k[4:]} {logs[k]:.3f}" for k in ("val_loss", "val_accuracy", "val_auc") if k in logs)
+            train = "  ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "accuracy", "auc", "dice") if k in logs)
+            val = "  ".join(f"{k[4:]} {logs[k]:.3f}" for k in ("val_loss", "val_accuracy", "val_auc", "val_dice")
+                            if k in logs)
             line = f"epoch {epoch + 1:2d}/{epochs}  train: {train}"
             print(line + (f"  | val: {val}" if val else "") + f"  ({time.perf_counter() - self.start:.1f} s)")
 
@@ -255,11 +340,15 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
     x = _as_input(train[0], "training")
     _check_size(x, model, "training images")
     y = _check_labels(train[1], len(x), "training", label_names)
+    if _output_kind(model) == "mask":
+        y = _check_masks(y, x, "training")
     val_data = None
     if val is not None:
         xv = _as_input(val[0], "validation")
         _check_size(xv, model, "validation images")
         yv = _check_labels(val[1], len(xv), "validation", label_names)
+        if _output_kind(model) == "mask":
+            yv = _check_masks(yv, xv, "validation")
         val_data = make_dataset(xv, yv, batch_size=max(batch_size, 128))
     if _output_kind(model) == "binary" and not np.isin(np.unique(y), (0, 1)).all():
         raise RadkitError(f"This model answers yes/no, so its labels must be 0 or 1; these hold {np.unique(y)[:5]}.",
@@ -277,8 +366,8 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
             or getattr(model, "_radkit_signature", None) != _trainable_signature(model)):
         compile_model(model, learning_rate or 1e-3, schedule_steps=epochs * steps if schedule == "cosine" else None)
 
-    has_auc = "'auc'" in str(model.get_compile_config())
-    monitor, mode = ("val_auc", "max") if val_data is not None and has_auc else (
+    score = next((k for k in ("auc", "dice") if f"'{k}'" in str(model.get_compile_config())), None)
+    monitor, mode = (f"val_{score}", "max") if val_data is not None and score else (
         ("val_loss", "min") if val_data is not None else ("loss", "min"))
     callbacks = [keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
                                                restore_best_weights=True)]
@@ -314,7 +403,7 @@ def plot_history(history, title: str = "Training curves"):
     import matplotlib.pyplot as plt
 
     h = history.history
-    score = "auc" if "auc" in h else "accuracy"
+    score = next(k for k in ("auc", "dice", "accuracy", "loss") if k in h)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     for ax, key, label in ((axes[0], "loss", "loss (lower is better)"),
                            (axes[1], score, f"{score.upper() if score == 'auc' else score} (higher is better)")):

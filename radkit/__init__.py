@@ -43,7 +43,7 @@ def setup(seed: int = 42, quiet: bool = False) -> None:
         print(f"RadKit {__version__} ready | mode: {mode} | seed: {seed} | data folder: {data_dir()}")
 
 
-_SUBMODULES = {"checks", "cli", "config", "course", "data", "deploy", "dicom", "doctor", "download", "errors",
+_SUBMODULES = {"boxes", "checks", "cli", "config", "course", "data", "deploy", "dicom", "doctor", "download", "errors",
                "evaluate", "exercises", "explain", "models", "phantoms", "registry", "train", "viz"}
 
 

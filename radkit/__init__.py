@@ -50,9 +50,9 @@ def setup(seed: int = 42, quiet: bool = False) -> None:
         print(f"RadKit {__version__} ready | mode: {mode} | seed: {seed} | data folder: {folder}")
 
 
-_SUBMODULES = {"checks", "cli", "config", "course", "data", "deidentification", "deploy", "dicom", "doctor",
-               "download", "errors", "evaluate", "exercises", "explain", "masks", "models", "phantoms",
-               "registry", "train", "viz", "volumes"}
+_SUBMODULES = {"boxes", "checks", "cli", "config", "course", "data", "deidentification", "deploy", "dicom",
+               "doctor", "download", "errors", "evaluate", "exercises", "explain", "masks", "models",
+               "phantoms", "registry", "train", "viz", "volumes"}
 
 
 def __getattr__(name: str):

@@ -342,3 +342,180 @@ def course_classifier(source: str = "auto"):
         raise RadkitError("radkit's own classifier file is missing from this installation.",
                           "Reinstall radkit, or run notebook 02 to train and save your own.")
     return _keras().models.load_model(SHIPPED_CLASSIFIER)
+# ---------------------------------------------------------------- detection (notebook 07)
+
+def box_regressor(input_shape=(128, 128, 1), base: str = "small_cnn", weights: str | None = "imagenet",
+                  trainable: bool = True, dropout: float = 0.2, start_box=None):
+    """A model that draws one box around one thing (the heart): four numbers out (notebook 07).
+
+    The four outputs are the box's corners ``[x_min, y_min, x_max, y_max]`` as
+    fractions of the picture's width and height (0..1), so the same model fits
+    any picture size: multiply by the size to get pixels (``predict_boxes``).
+    ``start_box`` (fractions, e.g. the average training box) is what the untrained
+    model answers for every film, so training starts from the "average box"
+    and learns how each film differs from it.
+    The features come from the small CNN of notebook 02 or the pretrained
+    MobileNetV2 of notebook 04 (``base="mobilenetv2"``); unlike a classifier,
+    the head keeps *where* each feature was (no global average pooling: a
+    1x1 convolution, then the map is flattened), because a box is all about where.
+    """
+    keras = _keras()
+    layers = keras.layers
+    if base == "small_cnn":
+        trunk = small_cnn(input_shape, filters=(16, 32, 64, 96))
+        model_input, feature_map = trunk.input, trunk.get_layer("bn4").output
+    else:
+        trunk = transfer_model(input_shape, base=base, weights=weights, trainable=trainable)
+        model_input, feature_map = trunk.input, trunk.get_layer("pool").input
+    x = layers.Conv2D(16, 1, activation="relu", name="box_reduce")(feature_map)
+    x = layers.Flatten(name="box_flatten")(x)
+    x = layers.Dropout(dropout, name="box_dropout")(x)
+    x = layers.Dense(64, activation="relu", name="box_dense")(x)
+    import numpy as np
+
+    start = np.clip(np.asarray(start_box if start_box is not None else (0.3, 0.4, 0.7, 0.8), np.float32), 0.01, 0.99)
+    outputs = layers.Dense(4, activation="sigmoid", name="box", kernel_initializer="zeros",
+                           bias_initializer=keras.initializers.Constant(np.log(start / (1 - start))))(x)
+    return keras.Model(model_input, outputs, name=f"box_regressor_{trunk.name}")
+
+
+def predict_boxes(model, images) -> "np.ndarray":
+    """Boxes a ``box_regressor`` draws, in pixels of the pictures given: (N, 4) corners (notebook 07)."""
+    import numpy as np
+
+    from radkit.data import to_model_input
+
+    images = np.asarray(images)
+    x = to_model_input(images) if images.dtype == np.uint8 else images
+    height, width = x.shape[1:3]
+    fractions = model.predict(x, verbose=0)
+    boxes = fractions * np.array([width, height, width, height], dtype=np.float32)
+    # A box is never inside out: sort each pair of corners.
+    return np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], axis=1)
+
+
+CENTRE_STRIDE = 4  # the centre detector's map is 4 times smaller than the picture
+
+
+def centre_detector(input_shape=(120, 160, 1), n_classes: int = 3, width: int = 48):
+    """A small detector for many objects per picture: a map of object centres per class, plus box sizes (notebook 07).
+
+    Like a heat map: each cell of the output (one per 4 x 4 pixels) says how
+    likely an object's centre of each class is there (channels 0..n_classes-1),
+    and how wide and tall that object is as fractions of the picture (last two
+    channels). A peak in the map is a found cell; its height is the confidence.
+    Dilated convolutions let each output cell see about 70 pixels around it,
+    enough for a white blood cell, with few weights (trains on a laptop CPU).
+    This is the idea of CenterNet (Zhou et al., 2019), made small.
+    """
+    keras = _keras()
+    layers = keras.layers
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = inputs
+    for i, (filters, dilation) in enumerate(((16, 1), (32, 1), (width, 1), (width, 2), (width, 4), (width, 1)), 1):
+        x = layers.Conv2D(filters, 3, padding="same", dilation_rate=dilation, activation="relu", name=f"conv{i}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
+        if i <= 2:
+            x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    import math
+
+    prior = -math.log((1 - 0.01) / 0.01)  # start by saying "1 % chance of a centre" everywhere: steadier training
+    centres = layers.Conv2D(n_classes, 1, activation="sigmoid", name="centre_map",
+                            bias_initializer=keras.initializers.Constant(prior))(x)
+    # Sizes start at a tenth of the picture (a typical cell), not half of it: fewer steps to learn them.
+    sizes = layers.Conv2D(2, 1, activation="sigmoid", name="size_map",
+                          bias_initializer=keras.initializers.Constant(-2.2))(x)
+    outputs = layers.Concatenate(name="centres")([centres, sizes])
+    return keras.Model(inputs, outputs, name="centre_detector")
+
+
+def centre_targets(boxes, labels, image_shape, n_classes: int):
+    """What a ``centre_detector`` should answer for a batch of pictures with their boxes (TensorFlow; used by train.fit).
+
+    ``boxes`` (N, M, 4) corners in pixels and ``labels`` (N, M), -1 for padding.
+    Each object puts a soft peak (a Gaussian as wide as a sixth of the object)
+    at its centre in its class's channel; the last two channels hold the
+    object's width and height (fractions of the picture) at the centre cell.
+    """
+    tf = config.import_tensorflow()
+    height, width = image_shape
+    rows, cols = height // CENTRE_STRIDE, width // CENTRE_STRIDE
+    boxes = tf.cast(boxes, tf.float32)
+    labels = tf.cast(labels, tf.int32)  # Keras' augmentation layers hand labels back as floats
+    valid = tf.cast(labels >= 0, tf.float32)                               # (N, M)
+    centre_x = (boxes[..., 0] + boxes[..., 2]) / 2 / CENTRE_STRIDE
+    centre_y = (boxes[..., 1] + boxes[..., 3]) / 2 / CENTRE_STRIDE
+    cell_x = tf.clip_by_value(tf.floor(centre_x), 0, cols - 1)
+    cell_y = tf.clip_by_value(tf.floor(centre_y), 0, rows - 1)
+    box_w = (boxes[..., 2] - boxes[..., 0]) / CENTRE_STRIDE
+    box_h = (boxes[..., 3] - boxes[..., 1]) / CENTRE_STRIDE
+    sigma = tf.maximum(tf.minimum(box_w, box_h) / 6.0, 0.7)
+    grid_y = tf.range(rows, dtype=tf.float32)[None, None, :, None]
+    grid_x = tf.range(cols, dtype=tf.float32)[None, None, None, :]
+    d2 = (grid_x - cell_x[..., None, None]) ** 2 + (grid_y - cell_y[..., None, None]) ** 2
+    peaks = tf.exp(-d2 / (2 * sigma[..., None, None] ** 2)) * valid[..., None, None]      # (N, M, rows, cols)
+    one_hot = tf.one_hot(tf.maximum(labels, 0), n_classes) * valid[..., None]            # (N, M, C)
+    heat = tf.reduce_max(peaks[..., None] * one_hot[:, :, None, None, :], axis=1)        # (N, rows, cols, C)
+    at_centre = tf.cast(d2 < 0.5, tf.float32) * valid[..., None, None]                   # (N, M, rows, cols)
+    size_w = tf.reduce_max(at_centre * (box_w * CENTRE_STRIDE / width)[..., None, None], axis=1)
+    size_h = tf.reduce_max(at_centre * (box_h * CENTRE_STRIDE / height)[..., None, None], axis=1)
+    return tf.concat([heat, size_w[..., None], size_h[..., None]], axis=-1)
+
+
+def centre_loss(n_classes: int):
+    """The centre detector's loss: focal loss on the centre maps (CenterNet's) plus the size error at centres."""
+    keras = _keras()
+    ops = keras.ops
+
+    def loss(y_true, y_pred):
+        heat, pred = y_true[..., :n_classes], ops.clip(y_pred[..., :n_classes], 1e-4, 1 - 1e-4)
+        is_centre = ops.cast(heat > 0.999, "float32")
+        n = ops.maximum(ops.sum(is_centre), 1.0)
+        positive = -ops.log(pred) * (1 - pred) ** 2 * is_centre
+        negative = -ops.log(1 - pred) * pred**2 * (1 - heat) ** 4 * (1 - is_centre)
+        at = ops.max(is_centre, axis=-1, keepdims=True)
+        size = ops.sum(ops.abs(y_true[..., n_classes:] - y_pred[..., n_classes:]) * at)
+        return (ops.sum(positive) + ops.sum(negative) + 10.0 * size) / n
+
+    return loss
+
+
+def detect(model, images, threshold: float = 0.05, max_objects: int = 200, image_size=None) -> list:
+    """Find objects with a ``centre_detector``: one ``(boxes, labels, scores)`` per picture (notebook 07).
+
+    A found object is a local peak of its class's map (higher than its 8
+    neighbours) above ``threshold``. Boxes are corners in pixels of the pictures
+    given, or of ``image_size`` (height, width) to map back to the original files.
+    """
+    import numpy as np
+
+    from radkit.data import to_model_input
+
+    images = np.asarray(images)
+    x = to_model_input(images) if images.dtype == np.uint8 else images
+    return decode_centres(model.predict(x, verbose=0), image_size or x.shape[1:3], threshold, max_objects)
+
+
+def decode_centres(maps, image_size, threshold: float = 0.05, max_objects: int = 200) -> list:
+    """Turn a centre detector's maps (N, rows, cols, classes + 2) into ``(boxes, labels, scores)`` per picture."""
+    import numpy as np
+    from scipy import ndimage
+
+    height, width = image_size
+    n_classes = maps.shape[-1] - 2
+    found = []
+    for output in maps:
+        heat = output[..., :n_classes]
+        peaks = (heat == ndimage.maximum_filter(heat, size=(3, 3, 1))) & (heat >= threshold)
+        rows, cols, labels = np.nonzero(peaks)
+        scores = heat[rows, cols, labels]
+        order = np.argsort(-scores)[:max_objects]
+        rows, cols, labels, scores = rows[order], cols[order], labels[order], scores[order]
+        cx = (cols + 0.5) / heat.shape[1] * width
+        cy = (rows + 0.5) / heat.shape[0] * height
+        w, h = output[rows, cols, n_classes] * width, output[rows, cols, n_classes + 1] * height
+        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+        found.append((boxes.reshape(-1, 4), labels.astype(int), scores.astype(np.float32)))
+    return found

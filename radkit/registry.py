@@ -152,6 +152,38 @@ DATASETS: dict[str, Dataset] = {
                   "(atrophy in Alzheimer's disease).",
         ),
         Dataset(
+            key="nih_heart_boxes", title="NIH ChestX-ray14 heart boxes (Cardiomegaly)",
+            task="box regression (heart on frontal chest X-rays), notebook 07",
+            description="146 frontal NIH ChestX-ray14 films (1024 x 1024; 68 AP, 78 PA) with the NIH radiologists' "
+                        "box around the heart, drawn for the finding Cardiomegaly: every heart in this set is enlarged.",
+            source="https://nihcc.app.box.com/v/ChestXray-NIHCC (BBox_List_2017.csv and the images it names)",
+            licence="NIH: use unrestricted, with attribution (acknowledge the NIH Clinical Center)",
+            citation="Wang X, Peng Y, Lu L, et al. ChestX-ray8: Hospital-scale chest X-ray database and benchmarks on "
+                     "weakly-supervised classification and localization of common thorax diseases. CVPR 2017.",
+            label_names=("heart",),
+            splits={"films": 146},
+            notes="RadKit reads cxr_heart_boxes/BBox_List_Cardiomegaly.csv with images/ and Data_Entry_subset.csv from "
+                  "RADKIT_LOCAL_DATA or the data folder, and splits by patient (60/20/20 %). Boxes are in NIH's x, y, "
+                  "w, h pixels of the 1024 image. Without them notebook 07 uses the phantoms' heart boxes.",
+        ),
+        Dataset(
+            key="bccd", title="BCCD blood cell detection",
+            task="object detection (red cells, white cells, platelets on blood smears), notebook 07",
+            description="364 blood smear pictures (640 x 480, colour) with boxes for RBC, WBC and Platelets, in Pascal "
+                        "VOC format, with train (205), val (87) and test (72) lists.",
+            source="https://github.com/Shenggan/BCCD_Dataset (archive: "
+                   "https://github.com/Shenggan/BCCD_Dataset/archive/refs/tags/v1.0.zip)",
+            licence="MIT",
+            citation="Shenggan. BCCD Dataset: a small-scale dataset for blood cells detection. GitHub, 2017. "
+                     "Original data from cosmicad and akshaylamba.",
+            label_names=("RBC", "WBC", "Platelets"),
+            splits={"train": 205, "val": 87, "test": 72},
+            notes="RadKit reads bccd/BCCD/{Annotations,JPEGImages,ImageSets} from RADKIT_LOCAL_DATA or the data "
+                  "folder. Two published boxes have zero size (BloodImage_00338, BloodImage_00343): they are skipped "
+                  "with a note. The archive's checksum has not yet been verified here (no internet), so "
+                  "`radkit fetch bccd` is not offered yet; without BCCD notebook 07 uses practice smears.",
+        ),
+        Dataset(
             key="pydicom_data", title="pydicom-data example DICOM files",
             task="DICOM reading (notebook 01)",
             description="Real DICOM files shipped with the pydicom-data package: a chest CR (1955x1841, MONOCHROME1), "

@@ -226,10 +226,111 @@ def make_dataset(images, labels, batch_size: int = 32, shuffle: bool = False, au
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+# ---------------------------------------------------------------- boxes (notebook 07)
+
+def _check_boxes(labels, n_images: int, what: str, label_names=None):
+    """Boxes as labels: (N, 4) corners in pixels (one box per picture), or {"boxes": (N, M, 4), "labels": (N, M)}."""
+    if isinstance(labels, dict):
+        if set(labels) != {"boxes", "labels"} or len(labels["boxes"]) != n_images:
+            raise RadkitError(f"The {what} boxes should be a dict with 'boxes' and 'labels', one row per picture.",
+                              "Make it with radkit.boxes.pad(boxes_per_picture, labels_per_picture).")
+        return {"boxes": np.asarray(labels["boxes"], np.float32), "labels": np.asarray(labels["labels"], np.int32)}
+    boxes = np.asarray(labels, dtype=np.float32)
+    if boxes.shape != (n_images, 4):
+        raise RadkitError(f"There are {n_images} {what} pictures, but the boxes have shape {boxes.shape}.",
+                          "Give one box per picture: an array (pictures, 4) of [x_min, y_min, x_max, y_max] in pixels.")
+    if (boxes[:, 2:] <= boxes[:, :2]).any():
+        raise RadkitError(f"Some {what} boxes have zero or negative size.", "Check them with radkit.boxes.check_boxes.")
+    return boxes
+
+
+def _box_augmenter(settings: dict, flip: bool, seed: int):
+    """Keras' own preprocessing layers, told the box format, so each box moves with its picture.
+
+    Never a left-right flip of a chest film (a flipped film shows dextrocardia);
+    ``flip`` is for pictures with no left or right, such as a blood smear.
+    """
+    import keras
+
+    layers, fmt = keras.layers, {"bounding_box_format": "xyxy", "seed": seed}
+    steps = [layers.RandomRotation(settings["rotation"] / 360, fill_mode="nearest", **fmt),
+             layers.RandomZoom(settings["zoom"], fill_mode="nearest", **fmt),
+             layers.RandomTranslation(settings["shift"], settings["shift"], fill_mode="nearest", **fmt)]
+    if flip:
+        steps.append(layers.RandomFlip("horizontal_and_vertical", **fmt))
+    return steps
+
+
+def _detection_loss(model, kind: str):
+    """The box regressor learns corners (L1 distance plus 1 - IoU); the centre detector its maps."""
+    import keras
+
+    from radkit import models
+
+    if kind == "centres":
+        return models.centre_loss(model.output_shape[-1] - 2), []
+    ops = keras.ops
+
+    def iou(y_true, y_pred):
+        low, high = ops.maximum(y_true[:, :2], y_pred[:, :2]), ops.minimum(y_true[:, 2:], y_pred[:, 2:])
+        overlap = ops.prod(ops.maximum(high - low, 0.0), axis=-1)
+        areas = [ops.prod(ops.maximum(b[:, 2:] - b[:, :2], 0.0), axis=-1) for b in (y_true, y_pred)]
+        return overlap / ops.maximum(areas[0] + areas[1] - overlap, 1e-6)
+
+    def box_loss(y_true, y_pred):
+        return ops.mean(ops.abs(y_true - y_pred), axis=-1) + (1.0 - iou(y_true, y_pred))
+
+    return box_loss, [iou]
+
+
+def _box_dataset(x, boxes, model, batch_size: int, shuffle: bool = False, augment=False,
+                 seed: int = config.DEFAULT_SEED):
+    """Batches of pictures with what a detector learns, the boxes moved with the picture when augmenting."""
+    tf = _tf()
+    height, width = x.shape[1:3]
+    kind = _output_kind(model)
+    if kind == "box":  # one box per picture, seen by Keras' layers as a list of one
+        boxes = {"boxes": boxes[:, None, :], "labels": np.zeros((len(x), 1), np.int32)}
+    augment = dict(augment) if isinstance(augment, dict) else augment
+    flip = bool(augment.pop("flip", False)) if isinstance(augment, dict) else False
+    settings = _augment_settings(augment)
+    ds = tf.data.Dataset.from_tensor_slices((x, boxes))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if settings:
+        steps = _box_augmenter(settings, flip, seed)
+        colour = {**settings, "rotation": 0.0, "zoom": 0.0, "shift": 0.0}
+
+        @tf.autograph.experimental.do_not_convert  # plain Python: nothing here needs AutoGraph
+        def move(images, targets, s):
+            data = {"images": images, "bounding_boxes": targets}
+            for step in steps:
+                data = step(data, training=True)
+            return _augment_batch(data["images"], s, colour), data["bounding_boxes"]
+
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip(ds, seeds).map(lambda batch, s: move(batch[0], batch[1], s))
+    if kind == "box":
+        scale = tf.constant([width, height, width, height], tf.float32)
+        ds = ds.map(lambda images, t: (images, tf.clip_by_value(t["boxes"][:, 0, :] / scale, 0.0, 1.0)))
+    else:
+        from radkit import models
+
+        n_classes = model.output_shape[-1] - 2
+        targets = tf.autograph.experimental.do_not_convert(
+            lambda images, t: (images, models.centre_targets(t["boxes"], t["labels"], (height, width), n_classes)))
+        ds = ds.map(targets)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
 # ---------------------------------------------------------------- compiling and fitting
 
 def _output_kind(model) -> str:
-    """'binary' (one sigmoid), 'multilabel' (several sigmoids), 'multiclass' (softmax) or 'mask' (one answer per pixel)."""
+    """'binary' (one sigmoid), 'multilabel' (several sigmoids), 'multiclass' (softmax), 'mask' (one answer per pixel),
+    'box' or 'centres' (the detectors of notebook 07)."""
+    if model.layers[-1].name in ("box", "centres"):  # the detectors of notebook 07 (radkit.models)
+        return model.layers[-1].name
     activation = getattr(getattr(model.layers[-1], "activation", None), "__name__", "")
     if len(model.output_shape) == 4:
         return "mask"
@@ -290,6 +391,8 @@ def compile_model(model, learning_rate: float = 1e-3, schedule_steps: int | None
     rate = keras.optimizers.schedules.CosineDecay(learning_rate, schedule_steps) if schedule_steps else learning_rate
     if kind == "mask":
         loss, metrics = dice_loss, [keras.metrics.MeanMetricWrapper(dice_metric, name="dice")]
+    elif kind in ("box", "centres"):
+        loss, metrics = _detection_loss(model, kind)
     elif kind == "multiclass":
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     else:
@@ -311,8 +414,9 @@ def epoch_printer(epochs: int):
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            train = "  ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "accuracy", "auc", "dice") if k in logs)
-            val = "  ".join(f"{k[4:]} {logs[k]:.3f}" for k in ("val_loss", "val_accuracy", "val_auc", "val_dice")
+            train = "  ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "accuracy", "auc", "dice", "iou") if k in logs)
+            val = "  ".join(f"{k[4:]} {logs[k]:.3f}" for k in ("val_loss", "val_accuracy", "val_auc", "val_dice",
+                                                                 "val_iou")
                             if k in logs)
             line = f"epoch {epoch + 1:2d}/{epochs}  train: {train}"
             print(line + (f"  | val: {val}" if val else "") + f"  ({time.perf_counter() - self.start:.1f} s)")
@@ -339,17 +443,20 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
 
     x = _as_input(train[0], "training")
     _check_size(x, model, "training images")
-    y = _check_labels(train[1], len(x), "training", label_names)
-    if _output_kind(model) == "mask":
+    kind = _output_kind(model)
+    check = _check_boxes if kind in ("box", "centres") else _check_labels
+    y = check(train[1], len(x), "training", label_names)
+    if kind == "mask":
         y = _check_masks(y, x, "training")
     val_data = None
     if val is not None:
         xv = _as_input(val[0], "validation")
         _check_size(xv, model, "validation images")
-        yv = _check_labels(val[1], len(xv), "validation", label_names)
-        if _output_kind(model) == "mask":
+        yv = check(val[1], len(xv), "validation", label_names)
+        if kind == "mask":
             yv = _check_masks(yv, xv, "validation")
-        val_data = make_dataset(xv, yv, batch_size=max(batch_size, 128))
+        val_data = (_box_dataset(xv, yv, model, max(batch_size, 128)) if kind in ("box", "centres")
+                    else make_dataset(xv, yv, batch_size=max(batch_size, 128)))
     if _output_kind(model) == "binary" and not np.isin(np.unique(y), (0, 1)).all():
         raise RadkitError(f"This model answers yes/no, so its labels must be 0 or 1; these hold {np.unique(y)[:5]}.",
                           "Number the labels 0 (no finding) and 1 (finding), or build the model with "
@@ -358,7 +465,7 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
         if class_weight != "balanced":
             raise RadkitError(f"class_weight={class_weight!r} is not understood.",
                               "Use 'balanced', None, or a dict such as {0: 2.0, 1: 0.7}.")
-        class_weight = class_weights(y) if y.ndim == 1 else None
+        class_weight = class_weights(y) if kind not in ("box", "centres") and y.ndim == 1 else None
 
     config.set_seed(seed)  # same shuffling, augmentation and dropout on every run
     steps = math.ceil(len(x) / batch_size)
@@ -366,7 +473,8 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
             or getattr(model, "_radkit_signature", None) != _trainable_signature(model)):
         compile_model(model, learning_rate or 1e-3, schedule_steps=epochs * steps if schedule == "cosine" else None)
 
-    score = next((k for k in ("auc", "dice") if f"'{k}'" in str(model.get_compile_config())), None)
+    score = "iou" if kind == "box" else next(
+        (k for k in ("auc", "dice") if f"'{k}'" in str(model.get_compile_config())), None)
     monitor, mode = (f"val_{score}", "max") if val_data is not None and score else (
         ("val_loss", "min") if val_data is not None else ("loss", "min"))
     callbacks = [keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
@@ -379,7 +487,11 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
     if verbose is True:
         callbacks.append(epoch_printer(epochs))
 
-    train_data = make_dataset(x, y, batch_size, shuffle=True, augment=augment, class_weight=class_weight, seed=seed)
+    if kind in ("box", "centres"):
+        train_data = _box_dataset(x, y, model, batch_size, shuffle=True, augment=augment, seed=seed)
+    else:
+        train_data = make_dataset(x, y, batch_size, shuffle=True, augment=augment, class_weight=class_weight,
+                                  seed=seed)
     start = time.perf_counter()
     history = model.fit(train_data, validation_data=val_data, epochs=epochs, callbacks=callbacks, shuffle=False,
                         verbose=verbose if verbose not in (True, False) else 0)

@@ -1,0 +1,202 @@
+"""Tests for radkit.boxes: formats round-trip, IoU and mAP against hand-computed cases, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from radkit import RadkitError, boxes
+
+pytest.importorskip("keras")
+
+
+def _table():
+    """Two pictures of different sizes, three boxes, two classes, one picture with a box touching the edge."""
+    return boxes.BoxTable(
+        files=["a.png", "b.png"], sizes=np.array([[100, 200], [50, 60]]),
+        boxes=[np.array([[10, 20, 30, 40], [0, 0, 200, 100]], np.float32), np.array([[5.5, 6, 20, 30]], np.float32)],
+        labels=[np.array([0, 1]), np.array([1])], class_names=["heart", "mass"])
+
+
+# Catches a converter that swaps width and height, or centre and corner, for any of the formats.
+@pytest.mark.parametrize("fmt", ["nih", "coco", "voc", "yolo"])
+def test_convert_round_trips(fmt):
+    corners = np.array([[10, 20, 40, 60], [0, 0, 200, 100]], np.float32)
+    there = boxes.convert(corners, "xyxy", fmt, image_size=(100, 200))
+    np.testing.assert_allclose(boxes.convert(there, fmt, "xyxy", image_size=(100, 200)), corners, atol=1e-4)
+
+
+# Catches the meaning of each format's numbers being wrong (hand-computed).
+def test_convert_hand_computed():
+    np.testing.assert_allclose(boxes.convert([10, 20, 30, 40], "nih", "xyxy"), [[10, 20, 40, 60]])
+    np.testing.assert_allclose(boxes.convert([10, 20, 40, 60], "voc", "coco"), [[10, 20, 30, 40]])
+    # YOLO: centre (25, 40) of a 200-wide, 100-tall picture, 30 x 40 box -> fractions.
+    np.testing.assert_allclose(boxes.convert([10, 20, 40, 60], "xyxy", "yolo", (100, 200)),
+                               [[0.125, 0.4, 0.15, 0.4]], atol=1e-6)
+    with pytest.raises(RadkitError, match="image_size"):
+        boxes.convert([0.5, 0.5, 0.1, 0.1], "yolo", "xyxy")
+
+
+# Catches a writer or reader that loses boxes, classes, sizes or picture names in any format.
+@pytest.mark.parametrize("fmt", ["nih", "csv", "coco", "voc", "yolo"])
+def test_files_round_trip(tmp_path, fmt):
+    table = _table()
+    path = tmp_path / {"nih": "b.csv", "csv": "b.csv", "coco": "b.json", "voc": "voc", "yolo": "yolo"}[fmt]
+    boxes.save_boxes(table, path, fmt)
+    sizes = None
+    if fmt in ("nih", "yolo"):  # these formats do not store the picture size: give the pictures
+        from PIL import Image
+
+        for name, (h, w) in zip(table.files, table.sizes):
+            Image.fromarray(np.zeros((h, w), np.uint8)).save(tmp_path / name)
+        sizes = tmp_path
+    back = boxes.load_boxes(path, images=sizes, class_names=table.class_names)
+    assert back.files == table.files and back.class_names == table.class_names
+    np.testing.assert_array_equal(back.sizes, table.sizes)
+    for a, b in zip(back.boxes, table.boxes):
+        np.testing.assert_allclose(a, b, atol=1e-3)
+    for a, b in zip(back.labels, table.labels):
+        np.testing.assert_array_equal(a, b)
+
+
+# Catches the writer overwriting a file it did not create.
+def test_save_refuses_to_overwrite(tmp_path):
+    (tmp_path / "b.json").write_text("mine")
+    with pytest.raises(RadkitError, match="does not overwrite"):
+        boxes.save_boxes(_table(), tmp_path / "b.json", "coco")
+    assert (tmp_path / "b.json").read_text() == "mine"
+
+
+# IoU by hand: overlap 5x5 = 25, union 100 + 100 - 25 = 175. Catches a "+1" on the end (inclusive corners),
+# which would make the touching boxes overlap and change 25/175.
+def test_iou_hand_computed():
+    assert boxes.iou([0, 0, 10, 10], [5, 5, 15, 15]) == pytest.approx(25 / 175)
+    assert boxes.iou([0, 0, 10, 10], [0, 0, 10, 10]) == pytest.approx(1.0)
+    assert boxes.iou([0, 0, 10, 10], [10, 0, 20, 10]) == pytest.approx(0.0)  # touching, not overlapping
+    assert boxes.iou([0, 0, 10, 10], [0, 0, 10, 5]) == pytest.approx(0.5)
+    np.testing.assert_allclose(boxes.iou([[0, 0, 10, 10], [0, 0, 4, 4]], [[0, 0, 10, 5], [0, 0, 4, 4]]), [0.5, 1.0])
+    assert boxes.iou_matrix([[0, 0, 10, 10]], [[0, 0, 10, 5], [20, 20, 30, 30]]).shape == (1, 2)
+
+
+# mAP by hand (COCO's 101-point interpolation): truths A, B; detections A (0.9), a false alarm (0.8), B (0.7).
+# Precision/recall after each: 1/0.5, 0.5/0.5, 0.67/1 -> interpolated precision 1 for recall <= 0.5
+# (51 points) and 2/3 above (50 points): AP = (51 + 50 * 2/3) / 101. Catches ignoring scores or the order.
+def test_map_hand_computed():
+    truth = [(np.array([[0, 0, 10, 10], [20, 20, 30, 30]]), np.array([0, 0]))]
+    found = [(np.array([[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 30]]), np.array([0, 0, 0]),
+              np.array([0.9, 0.8, 0.7]))]
+    result = boxes.evaluate_detections(truth, found, ["cell"])
+    assert result["AP"]["cell"] == pytest.approx((51 + 50 * 2 / 3) / 101, abs=1e-6)
+    # The false alarm ranked last instead: every found cell comes first, AP 1.
+    found[0] = (found[0][0], found[0][1], np.array([0.9, 0.1, 0.7]))
+    assert boxes.evaluate_detections(truth, found, ["cell"])["mAP"] == pytest.approx(1.0)
+
+
+# Catches an AP that ignores the IoU threshold or the class of a detection.
+def test_map_needs_overlap_and_the_right_class():
+    truth = [(np.array([[0, 0, 10, 10]]), np.array([1]))]
+    shifted = [(np.array([[6, 0, 16, 10]]), np.array([1]), np.array([0.9]))]  # IoU 4/16 = 0.25
+    wrong_class = [(np.array([[0, 0, 10, 10]]), np.array([0]), np.array([0.9]))]
+    assert boxes.evaluate_detections(truth, shifted, ["a", "b"])["AP"]["b"] == pytest.approx(0.0)
+    result = boxes.evaluate_detections(truth, wrong_class, ["a", "b"])
+    assert result["AP"]["b"] == pytest.approx(0.0) and np.isnan(result["AP"]["a"])
+
+
+# Catches a count that ignores the score threshold or mixes classes.
+def test_counts():
+    counts = boxes.count_objects([[0, 0, 1], [2]], 3, [[0.9, 0.2, 0.8], [0.7]], threshold=0.5)
+    np.testing.assert_array_equal(counts, [[1, 1, 0], [0, 0, 1]])
+
+
+# Cardiothoracic ratio by hand: heart 50 px wide, thorax 80 px wide.
+def test_cardiothoracic_ratio():
+    assert boxes.cardiothoracic_ratio([10, 0, 60, 5], [0, 0, 80, 100]) == pytest.approx(50 / 80)
+    mask = np.zeros((20, 30), bool)
+    mask[5:10, 3:27] = True
+    np.testing.assert_array_equal(boxes.box_of_mask(mask), [3, 5, 27, 10])
+
+
+def test_pad_keeps_boxes_with_their_picture():
+    padded = boxes.pad([np.array([[1, 2, 3, 4]]), np.zeros((0, 4))], [np.array([2]), np.array([], int)])
+    assert padded["boxes"].shape == (2, 1, 4) and padded["labels"].tolist() == [[2], [-1]]
+
+
+# ---------------------------------------------------------------- bad input: plain messages
+
+def test_box_outside_and_zero_size():
+    with pytest.raises(RadkitError, match="outside"):
+        boxes.check_boxes([[10, 10, 300, 50]], (100, 200))
+    with pytest.raises(RadkitError, match="zero or negative size"):
+        boxes.check_boxes([[10, 10, 10, 50]], (100, 200))
+
+
+def _voc(path, objects):
+    body = "".join(f"<object><name>{n}</name><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin><xmax>{b[2]}</xmax>"
+                   f"<ymax>{b[3]}</ymax></bndbox></object>" for n, b in objects)
+    path.write_text(f"<annotation><filename>{path.stem}.jpg</filename><size><width>64</width><height>48</height>"
+                    f"</size>{body}</annotation>")
+    return path
+
+
+def test_voc_without_objects_unknown_class_and_skipping(tmp_path):
+    with pytest.raises(RadkitError, match="no objects"):
+        boxes.load_boxes(_voc(tmp_path / "empty.xml", []))
+    _voc(tmp_path / "cells.xml", [("RBC", (1, 1, 10, 10)), ("Monocyte", (2, 2, 9, 9))])
+    with pytest.raises(RadkitError, match="Unknown class name 'Monocyte'"):
+        boxes.load_boxes(tmp_path / "cells.xml", class_names=["RBC", "WBC"])
+    _voc(tmp_path / "bad.xml", [("RBC", (1, 1, 10, 10)), ("RBC", (5, 5, 5, 5)), ("RBC", (1, 1, 90, 10))])
+    with pytest.raises(RadkitError, match="zero or negative size"):
+        boxes.load_boxes(tmp_path / "bad.xml")
+    kept = boxes.load_boxes(tmp_path / "bad.xml", on_error="skip")
+    assert len(kept.boxes[0]) == 1 and "2 box(es) skipped" in kept.notes[0]
+
+
+def test_csv_row_for_missing_picture(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "list.csv").write_text("Image Index,Finding Label,Bbox [x,y,w,h]\nghost.png,Cardiomegaly,1,2,3,4\n")
+    with pytest.raises(RadkitError, match="no such picture"):
+        boxes.load_boxes(tmp_path / "list.csv", images=tmp_path / "images")
+    with pytest.raises(RadkitError, match="size of 1 picture"):
+        boxes.load_boxes(tmp_path / "list.csv")
+
+
+def test_coco_with_unlisted_picture(tmp_path):
+    (tmp_path / "c.json").write_text(json.dumps({"images": [], "categories": [{"id": 1, "name": "x"}],
+                                                 "annotations": [{"image_id": 7, "category_id": 1, "bbox": [0, 0, 1, 1]}]}))
+    with pytest.raises(RadkitError, match="picture id 7"):
+        boxes.load_boxes(tmp_path / "c.json")
+
+
+def test_mixed_picture_sizes(tmp_path):
+    from PIL import Image
+
+    table = _table()
+    for name, (h, w) in zip(table.files, table.sizes):
+        Image.fromarray(np.zeros((h, w), np.uint8)).save(tmp_path / name)
+    with pytest.raises(RadkitError, match="different sizes"):
+        boxes.read_pictures(table, tmp_path)
+    pictures, scaled = boxes.read_pictures(table, tmp_path, size=50)
+    assert pictures.shape == (2, 50, 50)
+    np.testing.assert_allclose(scaled[0][0], [10 / 4, 20 / 2, 30 / 4, 40 / 2])  # 200 x 100 -> 50 x 50
+
+
+# ---------------------------------------------------------------- the real files
+
+# The shared mass set is exported in four formats by its author: all four must read to the same boxes.
+@pytest.mark.realdata
+def test_four_real_formats_agree(shared_data):
+    root = shared_data / "cxr_mass_detection" / "annotated_data"
+    images = shared_data / "cxr_mass_detection" / "raw_data" / "50_chest_xrays_raw_data_in_jpg"
+    tables = [boxes.load_boxes(root / "CSV" / "50_chest_xrays_annotated_data_in_csv_format.csv", images=images),
+              boxes.load_boxes(root / "COCO" / "50_chest_xrays_annotated_data_in_coco_json_format.json", images=images),
+              boxes.load_boxes(root / "VOC" / "50_chest_xrays_annotated_data_in_voc_xml_format.xml", images=images),
+              boxes.load_boxes(root / "YOLO" / "50_yolo_txt_format_data", images=images,
+                               class_names=["Mass", "Nodule"])]
+    reference = {f: b for f, b in zip(tables[0].files, tables[0].boxes)}
+    for table in tables:
+        assert len(table) == 50 and sum(len(b) for b in table.boxes) == 283
+        for name, found in zip(table.files, table.boxes):
+            # CSV and COCO hold whole pixels, VOC (CVAT) two decimals, YOLO six digits of a fraction.
+            np.testing.assert_allclose(np.sort(found, 0), np.sort(reference[name], 0), atol=0.6)

@@ -1,0 +1,85 @@
+"""Tests for the detectors of notebook 07 (radkit.models) and train.fit with boxes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from radkit import RadkitError, boxes, models, set_seed, train
+
+keras = pytest.importorskip("keras")
+
+
+# Catches a regressor whose untrained answer is not the start box, or pixels scaled by the wrong side.
+def test_box_regressor_starts_from_the_start_box():
+    model = models.box_regressor((32, 48, 1), start_box=(0.25, 0.5, 0.75, 0.9))
+    assert model.output_shape == (None, 4) and model.layers[-1].name == "box"
+    found = models.predict_boxes(model, np.random.default_rng(0).integers(0, 255, (2, 32, 48), dtype=np.uint8))
+    np.testing.assert_allclose(found, [[12, 16, 36, 28.8]] * 2, atol=0.05)
+
+
+# Catches augmentation that moves the picture but not its box (or the box but not the picture), and a
+# left-right flip sneaking into chest-film training.
+def test_boxes_move_with_their_picture():
+    images = np.zeros((8, 64, 64), np.uint8)
+    images[:, 10:30, 20:50] = 255          # a bright block whose box is [20, 10, 50, 30]
+    truth = np.tile(np.array([[20, 10, 50, 30]], np.float32), (8, 1))
+    model = models.box_regressor((64, 64, 1))
+    data = train._box_dataset(train._as_input(images, "t"), truth, model, 8, augment={"rotation": 0, "zoom": 0.2,
+                              "shift": 0.15, "brightness": 0, "contrast": 0}, seed=3)
+    moved_images, moved_boxes = next(iter(data))
+    assert not np.allclose(moved_boxes.numpy() * 64, truth)   # it really moved
+    for picture, box in zip(moved_images.numpy()[..., 0], moved_boxes.numpy() * 64):
+        bright = boxes.box_of_mask(picture > 0.5)
+        assert boxes.iou(bright, box) > 0.85
+    still = train._box_dataset(train._as_input(images, "t"), truth, model, 8, augment={
+        "rotation": 0, "zoom": 0, "shift": 0, "brightness": 0, "contrast": 0}, seed=3)
+    np.testing.assert_allclose(next(iter(still))[1].numpy() * 64, truth, atol=1e-3)  # no flip for a chest film
+
+
+# Catches centre maps and their decoding disagreeing (wrong cell, wrong size, swapped width and height).
+def test_centre_targets_decode_back_to_the_boxes():
+    truth = np.array([[[8, 12, 40, 28], [60, 30, 70, 50]]], np.float32)   # (1 picture, 2 boxes)
+    labels = np.array([[0, 2]], np.int32)
+    maps = models.centre_targets(truth, labels, (64, 96), n_classes=3).numpy()
+    assert maps.shape == (1, 16, 24, 5) and maps[..., :3].max() == pytest.approx(1.0)
+    found_boxes, found_labels, scores = models.decode_centres(maps, (64, 96), threshold=0.99)[0]
+    assert sorted(found_labels.tolist()) == [0, 2]
+    for box, label in zip(truth[0], labels[0]):
+        # A centre is kept to its 4 x 4 cell, so a decoded box may sit up to 2 pixels off in x and y.
+        assert np.abs(found_boxes[found_labels == label][0] - box).max() <= 2.0
+        assert boxes.iou(found_boxes[found_labels == label][0], box) > 0.6
+
+
+# Catches fit accepting boxes that do not match the pictures, instead of saying so.
+def test_fit_refuses_wrong_boxes():
+    model = models.box_regressor((32, 32, 1))
+    with pytest.raises(RadkitError, match="one box per picture|shape"):
+        train.fit(model, (np.zeros((4, 32, 32), np.uint8), np.zeros((3, 4))), epochs=1, verbose=False)
+    with pytest.raises(RadkitError, match="zero or negative"):
+        train.fit(model, (np.zeros((2, 32, 32), np.uint8), np.array([[5, 5, 5, 9], [1, 1, 3, 3.0]])), epochs=1,
+                  verbose=False)
+
+
+# The lesson of notebook 07 in small: a trained regressor beats always answering the average box.
+def test_trained_regressor_beats_the_average_box():
+    data = boxes.load_heart_boxes(48, source="phantom")
+    set_seed(0)
+    start = (data.train[1] / 48).mean(axis=0)
+    model = models.box_regressor((48, 48, 1), start_box=start)
+    train.fit(model, data.train, data.val, epochs=6, batch_size=32, verbose=False)
+    trained = boxes.iou(models.predict_boxes(model, data.test[0]), data.test[1]).mean()
+    average = boxes.iou(np.tile(start * 48, (len(data.test[1]), 1)), data.test[1]).mean()
+    assert trained > average + 0.03
+
+
+# A centre detector learns on practice smears within a few epochs: mAP well above nothing found.
+def test_centre_detector_learns_cells():
+    data = boxes.load_blood_cells(source="phantom")
+    set_seed(0)
+    model = models.centre_detector((120, 160, 1), 3)
+    train.fit(model, (data.train[0], boxes.pad(data.train[1], data.labels["train"])), epochs=6, batch_size=16,
+              augment={"flip": True}, verbose=False)
+    found = models.detect(model, data.test[0])
+    result = boxes.evaluate_detections(list(zip(data.test[1], data.labels["test"])), found, boxes.BLOOD_CLASSES)
+    assert result["AP"]["RBC"] > 0.3

@@ -349,3 +349,21 @@ def phantom_films(n: int = 600, size: int = 64, seed: int = 0) -> Films:
     films.expert = {"names": [films.names[i] for i in pick], "labels": truth, "findings": films.findings,
                     "report": np.where(flips, 1 - truth, truth).astype(np.uint8)}
     return films
+
+
+def hide_labels(labels, keep: float = 0.1, seed: int = 0) -> np.ndarray:
+    """Pretend most films were never labelled: keep a fraction ``keep`` of the 0/1 labels, -1 for the rest (notebook 06).
+
+    Stratified: the kept labels have the same share of positives as all of them.
+    Returns int labels, -1 meaning "unknown", as ``radkit.models.spread_labels`` takes them.
+    """
+    labels = np.asarray(labels).astype(int)
+    if not 0 < keep <= 1:
+        raise RadkitError(f"keep={keep} must be a fraction between 0 and 1.", "For 10 % write keep=0.1.")
+    rng = np.random.default_rng(seed)
+    hidden = np.full(len(labels), -1)
+    for value in np.unique(labels):
+        where = np.flatnonzero(labels == value)
+        chosen = rng.choice(where, max(1, int(round(keep * len(where)))), replace=False)
+        hidden[chosen] = value
+    return hidden

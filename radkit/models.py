@@ -268,7 +268,7 @@ def embeddings(model, images, layer: str = "pool", batch_size: int = 256):
     if layer not in names:
         raise RadkitError(f"The model has no layer named {layer!r}.",
                           "Use a RadKit classifier (it has a 'pool' layer), or pass layer= one of its layer names.")
-    cut = keras.Model(model.inputs, model.get_layer(layer).output)
+    cut = keras.Model(model.input, model.get_layer(layer).output)
     images = np.asarray(images)
     x = to_model_input(images) if images.dtype == np.uint8 or images.ndim == 3 else images.astype(np.float32)
     out = np.concatenate([np.asarray(cut(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)])

@@ -59,18 +59,63 @@ class ImageDataset:
             print(f"  {split:5s}: {len(images):5d} images ({counts})")
 
     def subset(self, train: int | None = None, val: int | None = None, test: int | None = None,
-               seed: int = 0) -> "ImageDataset":
-        """A smaller copy with at most this many images per split (chosen at random, seeded)."""
+               seed: int = 0, balanced: bool | str | tuple = False) -> "ImageDataset":
+        """A smaller copy with at most this many images per split, chosen at random (seeded) and shuffled.
+
+        Each label keeps its share of the split (a 90 % pneumonia split stays 90 % pneumonia), unless
+        ``balanced`` is True (every split) or names splits (``balanced="train"``): those get the same
+        number of images of each label. Extras that belong to a split (``extras["train_heart_boxes"]``,
+        one per image) are cut the same way, so each box or mask stays with its film (notebook 02).
+        """
+        if isinstance(balanced, str):
+            balanced = (balanced,)
+        wanted = {"train": train, "val": val, "test": test}
+        balance = set(wanted) if balanced is True else set(balanced or ())
+        unknown = balance - set(wanted)
+        if unknown:
+            raise RadkitError(f"balanced={sorted(unknown)} names no split.", "Use 'train', 'val', 'test' or True.")
         rng = np.random.default_rng(seed)
-
-        def take(pair, n):
-            if n is None or n >= len(pair[0]):
-                return pair
-            keep = np.sort(rng.choice(len(pair[0]), n, replace=False))
-            return pair[0][keep], pair[1][keep]
-
+        parts, extras = {}, dict(self.extras)
+        for split, n in wanted.items():
+            images, labels = getattr(self, split)
+            keep = _choose(labels, n, split in balance, rng, split)
+            if keep is None:
+                parts[split] = (images, labels)
+                continue
+            parts[split] = (images[keep], labels[keep])
+            for key, value in self.extras.items():
+                if key.startswith(f"{split}_") and _per_image(value, len(images)):
+                    extras[key] = value[keep] if isinstance(value, np.ndarray) else [value[i] for i in keep]
         return ImageDataset(self.name, self.source, self.is_real, self.label_names,
-                            take(self.train, train), take(self.val, val), take(self.test, test), self.extras)
+                            parts["train"], parts["val"], parts["test"], extras)
+
+
+def _per_image(value, n_images: int) -> bool:
+    """True when an extra holds one item per image of its split (boxes, masks), so subsets must cut it too."""
+    return isinstance(value, (np.ndarray, list, tuple)) and len(value) == n_images
+
+
+def _choose(labels, n: int | None, balanced: bool, rng, split: str) -> np.ndarray | None:
+    """Which images a subset keeps (shuffled), or None to keep the split as it is."""
+    labels = np.asarray(labels)
+    total = len(labels)
+    if n is None and not balanced:
+        return None
+    n = total if n is None else min(int(n), total)
+    if labels.ndim != 1:  # several findings or boxes per image: a plain random choice
+        if balanced:
+            raise RadkitError(f"The {split} labels are not one label per image, so they cannot be balanced.",
+                              "Leave balanced=False for multi-label or box data.")
+        return rng.permutation(total)[:n]
+    values, counts = np.unique(labels, return_counts=True)
+    if balanced:
+        per_label = np.full(len(values), min(n // len(values), counts.min()))
+    else:  # each label keeps its share; rounding is settled on the commonest label
+        per_label = np.floor(n * counts / total).astype(int)
+        per_label[np.argmax(counts)] += n - per_label.sum()
+    keep = np.concatenate([rng.choice(np.flatnonzero(labels == value), k, replace=False)
+                           for value, k in zip(values, per_label)])
+    return rng.permutation(keep)
 
 
 # ---------------------------------------------------------------- single images
@@ -331,7 +376,8 @@ def load_pneumonia(size: int = 64, source: str = "auto", seed: int = 0) -> Image
     ``source="auto"`` uses real PneumoniaMNIST when it is on this computer or
     can be downloaded, and the practice phantoms otherwise; ``"real"`` insists
     on real data; ``"phantom"`` always uses phantoms. In fast mode the splits
-    are cut down so that notebooks run in a couple of minutes.
+    are cut down (at random, each label keeping its share) so that notebooks
+    run in a couple of minutes.
     """
     if source not in ("auto", "real", "phantom"):
         raise RadkitError(f"source={source!r} is not one of 'auto', 'real', 'phantom'.", "Use source='auto'.")
@@ -353,5 +399,7 @@ def load_pneumonia(size: int = 64, source: str = "auto", seed: int = 0) -> Image
         data = ImageDataset(data.name, data.source, True, data.label_names,
                             *((resize_images(x, size), y) for x, y in (data.train, data.val, data.test)))
     if config.fast_mode():
-        data = data.subset(train=600, val=200, test=300, seed=seed)
+        # Big enough to learn in a few epochs, with each label's share kept: smaller, never different.
+        # (The shared training file is sorted by label: a subset must be chosen at random, and shuffled.)
+        data = data.subset(train=1000, val=200, test=300, seed=seed)
     return data

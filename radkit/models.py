@@ -1,6 +1,6 @@
 """The course's models: a small CNN, flat transfer models and a small U-Net.
 
-Introduced in notebook 02_first_classifier (``small_cnn``), 04_transfer_learning
+Introduced in notebook 02_first_classifier (``small_cnn``, ``course_classifier``), 04_transfer_learning
 (``transfer_model``, ``set_trainable``) and 08_segmentation (``unet``).
 
 Every model is a plain Keras Functional model that takes grey pictures as
@@ -22,6 +22,8 @@ from radkit.errors import RadkitError
 # The layers a transfer model adds around its pretrained base; everything else is the base.
 TRANSFER_HEAD = ("image", "grey_to_rgb", "scale_for_base", "pool", "dropout", "prediction")
 BASES = ("mobilenetv2", "efficientnetb0")
+# The classifier notebook 02 trains, as radkit ships it (see radkit/pretrained/README.md).
+SHIPPED_CLASSIFIER = Path(__file__).resolve().parent / "pretrained" / "pneumonia_small_cnn_28px.keras"
 
 
 _keras = config.import_keras  # Keras is imported on first use, quietly
@@ -299,3 +301,48 @@ def spread_labels(features, labels, n_neighbors: int = 10, alpha: float = 0.2):
     spreader.fit(StandardScaler().fit_transform(features), labels)
     probability = spreader.label_distributions_[:, list(spreader.classes_).index(1)]
     return spreader.transduction_.astype(int), probability.astype(np.float32)
+
+def saved_classifier_path() -> Path:
+    """Where notebook 02 saves its trained classifier: ``models/first_classifier.keras`` in the data folder."""
+    return config.data_dir() / "models" / "first_classifier.keras"
+
+
+def course_classifier(source: str = "auto"):
+    """The pneumonia classifier of notebook 02, ready to use, so later notebooks need not train it again.
+
+    ``source="auto"``: the model you saved in notebook 02 when it is there,
+    otherwise the small one shipped with radkit (notebook 02's recipe trained
+    on real PneumoniaMNIST at 28 px; radkit/pretrained/README.md says how).
+    ``"saved"`` insists on yours; ``"shipped"`` always takes radkit's.
+    Prints in one line which model it uses (notebooks 03, 05 and 09).
+    """
+    if source not in ("auto", "saved", "shipped"):
+        raise RadkitError(f"source={source!r} is not one of 'auto', 'saved', 'shipped'.", "Use source='auto'.")
+    saved = saved_classifier_path()
+    if source != "shipped":
+        if saved.is_file():
+            try:
+                model = load_model(saved)
+            except Exception as error:  # noqa: BLE001 - a damaged file should not stop the lesson
+                if source == "saved":
+                    raise RadkitError(f"The model saved in notebook 02 could not be read ({type(error).__name__}).",
+                                      "Run notebook 02's saving cell again.") from error
+                print(f"Using the classifier that comes with radkit: yours (models/{saved.name} in the data "
+                      f"folder) could not be read ({type(error).__name__}).")
+            else:
+                print(f"Using the classifier you trained and saved in notebook 02 (models/{saved.name} in the "
+                      f"data folder, {model.input_shape[1]} px).")
+                return model
+        elif source == "saved":
+            raise RadkitError("There is no classifier saved by notebook 02 yet.",
+                              "Run notebook 02 to the end (it saves the model), or use course_classifier().")
+        else:
+            print("Using the classifier that comes with radkit (notebook 02's recipe, trained on real "
+                  "PneumoniaMNIST at 28 px): you have not saved your own in notebook 02 yet.")
+    else:
+        print("Using the classifier that comes with radkit (notebook 02's recipe, trained on real "
+              "PneumoniaMNIST at 28 px).")
+    if not SHIPPED_CLASSIFIER.is_file():
+        raise RadkitError("radkit's own classifier file is missing from this installation.",
+                          "Reinstall radkit, or run notebook 02 to train and save your own.")
+    return _keras().models.load_model(SHIPPED_CLASSIFIER)

@@ -144,3 +144,46 @@ def test_save_and_load_clear_errors(tmp_path):
         models.save_model(model, tmp_path / "model.h5")
     with pytest.raises(RadkitError, match="no saved model"):
         models.load_model(tmp_path / "missing.keras")
+
+
+# Catches a shipped checkpoint that is untrained, degenerate (calls every film one label) or trained at
+# another size: notebooks 03, 05 and 09 would then teach with a model that has learned nothing.
+def test_shipped_course_classifier_has_learned(shared_data, data_dir, capsys):
+    from radkit import data, evaluate
+
+    model = models.course_classifier(source="shipped")
+    assert "comes with radkit" in capsys.readouterr().out
+    assert model.input_shape == (None, 28, 28, 1)
+    xrays = data.load_medmnist(shared_data / "pneumoniamnist" / "pneumoniamnist.npz")
+    images, labels = xrays.test
+    probs = model.predict(data.to_model_input(images), verbose=0)[:, 0]
+    m = evaluate.clinical_metrics(labels, probs, 0.5)
+    assert evaluate.auc(labels, probs) > 0.9
+    assert m["sensitivity"] > 0.8 and m["specificity"] > 0.7
+
+
+# Catches course_classifier ignoring the learner's own model from notebook 02 (or preferring it when told not
+# to), and a checkpoint that grew past what a package should carry.
+def test_course_classifier_prefers_the_model_saved_in_notebook_02(data_dir, capsys):
+    assert models.SHIPPED_CLASSIFIER.stat().st_size < 1_000_000
+    assert (models.SHIPPED_CLASSIFIER.parent / "README.md").is_file()
+    shipped = models.course_classifier()
+    assert "not saved your own" in capsys.readouterr().out
+    mine = models.small_cnn((28, 28, 1), filters=(4, 8), name="mine")
+    models.save_model(mine, models.saved_classifier_path())
+    assert models.course_classifier().name == "mine"
+    assert "you trained and saved in notebook 02" in capsys.readouterr().out
+    assert models.course_classifier(source="shipped").name == shipped.name != "mine"
+    with pytest.raises(RadkitError):
+        models.course_classifier(source="elsewhere")
+
+
+# Catches a damaged saved file stopping the lesson (auto falls back) or passing silently (saved insists).
+def test_course_classifier_damaged_saved_file(data_dir, capsys):
+    path = models.saved_classifier_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a model")
+    assert models.course_classifier().name != "mine"
+    assert "could not be read" in capsys.readouterr().out
+    with pytest.raises(RadkitError):
+        models.course_classifier(source="saved")

@@ -84,9 +84,9 @@ def _quiet_stderr():
 
 def import_tensorflow():
     """Import TensorFlow without its start-up notes about GPUs and CPU instructions, which only confuse."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules:  # first: traced code calls this, and must not touch os.environ (COURSE.md)
         return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with _quiet_stderr():
         import tensorflow as tf
     return tf

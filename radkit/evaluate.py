@@ -641,3 +641,20 @@ def predict_outputs(model, images, batch_size: int = 256) -> np.ndarray:
     images = np.asarray(images)
     x = to_model_input(images) if images.dtype == np.uint8 or images.ndim == 3 else images.astype(np.float32)
     return model_outputs(model, x, batch_size)
+
+
+def plot_subgroups(rows: list[dict], metric: str = "auc", overall: float | None = None, ax=None):
+    """Each subgroup's estimate with its interval as a line: the wider the line, the less we know (notebook 10)."""
+    shown = [r for r in rows if np.isfinite(r[metric]["estimate"])]
+    ax = _axes(ax, figsize=(6, 0.4 * len(shown) + 1.2))
+    for i, r in enumerate(shown):
+        ci = r[metric]
+        ax.plot([ci["low"], ci["high"]], [i, i], color="tab:blue", lw=2)
+        ax.plot(ci["estimate"], i, "o", color="tab:blue")
+    if overall is not None:
+        ax.axvline(overall, color="grey", linestyle=":", label=f"all films ({overall:.2f})")
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_yticks(range(len(shown)), [f"{r['group']} {r['value']} (n={r['n']})" for r in shown])
+    ax.set(xlabel=f"{metric} (95 % interval)", xlim=(0, 1.02), title=f"{metric} by subgroup")
+    ax.invert_yaxis()
+    return ax

@@ -302,6 +302,7 @@ def spread_labels(features, labels, n_neighbors: int = 10, alpha: float = 0.2):
     probability = spreader.label_distributions_[:, list(spreader.classes_).index(1)]
     return spreader.transduction_.astype(int), probability.astype(np.float32)
 
+
 def saved_classifier_path() -> Path:
     """Where notebook 02 saves its trained classifier: ``models/first_classifier.keras`` in the data folder."""
     return config.data_dir() / "models" / "first_classifier.keras"

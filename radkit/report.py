@@ -29,14 +29,38 @@ MARKER = "<!-- model card written by radkit.report -->"
 DIGITS = 3
 
 
-def metric(name: str, dataset: str, ci: dict, n: int | None = None) -> dict:
-    """One measured number for the card: ``metric("AUC", "NIH adults", bootstrap_ci(...), n=291)``."""
+def metric(name: str, dataset: str, ci: dict, n: int | None = None, model: str = "this model") -> dict:
+    """One measured number for the card: ``metric("AUC", "NIH adults", bootstrap_ci(...), n=291)``.
+
+    ``model`` names the model measured when it is not the card's own (a model it replaces, a check).
+    """
     if not isinstance(ci, dict) or "estimate" not in ci:
         raise RadkitError(f"The value for {name!r} should be what radkit.evaluate.bootstrap_ci returns "
                           f"(a dict with estimate, low and high); got {type(ci).__name__}.",
                           "Pass the interval itself, e.g. metric('AUC', 'test set', evaluate.bootstrap_ci(y, p)).")
     return {"name": name, "dataset": dataset, "estimate": float(ci["estimate"]),
-            "low": float(ci.get("low", np.nan)), "high": float(ci.get("high", np.nan)), "n": n}
+            "low": float(ci.get("low", np.nan)), "high": float(ci.get("high", np.nan)), "n": n, "model": model}
+
+
+def measure(dataset: str, labels, probabilities, threshold: float = 0.5, n_boot: int = 1000,
+            model: str = "this model", seed: int = 0) -> list[dict]:
+    """AUC, sensitivity and specificity (at ``threshold``) of a yes/no model on one set of films, each with
+    its bootstrap interval, as rows for the card (notebook 10)."""
+    from radkit import evaluate
+
+    labels, probabilities = evaluate.check_inputs(labels, probabilities, need_both=True, what="the AUC")
+    rows = []
+    for name, key in (("AUC", "auc"), (f"sensitivity at {threshold:.2f}", "sensitivity"),
+                      (f"specificity at {threshold:.2f}", "specificity")):
+        ci = evaluate.bootstrap_ci(labels, probabilities, metric=key, threshold=threshold, n_boot=n_boot, seed=seed)
+        rows.append(metric(name, dataset, ci, n=len(labels), model=model))
+    return rows
+
+
+def format_metrics(rows: list[dict]) -> str:
+    """Rows of ``measure`` / ``metric`` as plain text lines: model, data, metric, estimate (interval)."""
+    return "\n".join(f"{r['model']:>14s} | {r['dataset']} | {r['name']}: {_interval(r)}"
+                     + ("" if r.get("n") is None else f"  ({r['n']} films)") for r in rows)
 
 
 def _number(value: float) -> str:
@@ -71,6 +95,10 @@ class ModelCard:
 
     markdown: str
     metrics: list
+
+    def __repr__(self) -> str:
+        title = self.markdown.splitlines()[1].lstrip("# ") if self.markdown.count("\n") > 1 else "model card"
+        return f"{title} ({len(self.metrics)} measured numbers; shown as Markdown in a notebook)"
 
     def _repr_markdown_(self) -> str:
         return self.markdown.replace(MARKER + "\n", "")
@@ -134,9 +162,9 @@ def model_card(name: str, intended_use: str, not_for_use, training_data: str, me
     if threshold is not None:
         lines += [f"Operating threshold: {threshold:.{DIGITS}f} (a film at or above it is called positive).", ""]
     lines += ["## Performance, as measured", ""]
-    lines += _table(["metric", "data", "estimate (95 % interval)", "films"],
-                    [[m["name"], m["dataset"], _interval(m), "" if m.get("n") is None else str(m["n"])]
-                     for m in metrics])
+    lines += _table(["model", "data", "metric", "estimate (95 % interval)", "films"],
+                    [[m.get("model", "this model"), m["dataset"], m["name"], _interval(m),
+                      "" if m.get("n") is None else str(m["n"])] for m in metrics])
     if subgroups:
         names = [k for k in subgroups[0] if isinstance(subgroups[0][k], dict)]
         lines += ["", "## Subgroups", "", "Small groups give wide intervals: a difference is only real when the "

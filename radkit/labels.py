@@ -37,7 +37,7 @@ YES, NO = {"1", "yes", "true", "y"}, {"0", "no", "false", "n"}
 
 
 def _key(name: str) -> str:
-    """How a finding is compared: case, spaces, '_' and '-' do not matter ("Pleural_Thickening" = "pleural thickening")."""
+    """How findings are compared: case, spaces, '_' and '-' do not matter (Pleural_Thickening = pleural thickening)."""
     return re.sub(r"[\s_\-]+", " ", name.strip().lower())
 
 
@@ -352,7 +352,7 @@ def phantom_films(n: int = 600, size: int = 64, seed: int = 0) -> Films:
 
 
 def hide_labels(labels, keep: float = 0.1, seed: int = 0) -> np.ndarray:
-    """Pretend most films were never labelled: keep a fraction ``keep`` of the 0/1 labels, -1 for the rest (notebook 06).
+    """Pretend most films were never labelled: keep a share ``keep`` of the 0/1 labels, -1 elsewhere (notebook 06).
 
     Stratified: the kept labels have the same share of positives as all of them.
     Returns int labels, -1 meaning "unknown", as ``radkit.models.spread_labels`` takes them.

@@ -62,10 +62,10 @@ q2 = Exercise(
 )
 q3 = Exercise(
     "q3", _spread_accuracy,
-    hint="The hidden films are where hidden == -1. Compare spread[hidden == -1] with train_y[hidden == -1] "
+    hint="The hidden films are where hidden == -1. Compare spread[hidden == -1] with train_y1[hidden == -1] "
          "and take the mean of the matches.",
-    solution="unknown = hidden == -1\nspread_accuracy = (spread[unknown] == train_y[unknown]).mean()",
-    wrong=("spread_accuracy = (spread == train_y).mean()",),
+    solution="unknown = hidden == -1\nspread_accuracy = (spread[unknown] == train_y1[unknown]).mean()",
+    wrong=("spread_accuracy = (spread == train_y1).mean()",),
 )
 q4 = Exercise(
     "q4", _report_only,

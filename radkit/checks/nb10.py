@@ -21,7 +21,8 @@ def _new_threshold(threshold, cal_labels, cal_probs, eval_labels, eval_probs):
         return "that is the old threshold; choose a new one on the calibration films."
     if np.isclose(threshold, evaluate.choose_threshold(eval_labels, eval_probs, rule="youden")) and not np.isclose(
             threshold, expected):
-        return "that threshold was chosen on the evaluation films: choose on the calibration films, judge on the others."
+        return ("that threshold was chosen on the evaluation films: choose on the calibration films, "
+                "judge on the others.")
     return close_to(threshold, expected, 1e-9, "the threshold")
 
 

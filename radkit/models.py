@@ -298,6 +298,55 @@ def load_model(path):
     return _keras().models.load_model(path)
 
 
+def embeddings(model, images, layer: str = "pool", batch_size: int = 256):
+    """What the network "sees" in each picture: the numbers of its layer before the answer (notebook 06).
+
+    By default the ``pool`` layer (one number per feature map), which every RadKit
+    classifier has. Pictures that look alike to the model get similar numbers,
+    which is what label spreading relies on. Returns (N, features) float32.
+    """
+    import numpy as np
+
+    from radkit.data import to_model_input
+
+    keras = _keras()
+    names = [item.name for item in model.layers]
+    if layer not in names:
+        raise RadkitError(f"The model has no layer named {layer!r}.",
+                          "Use a RadKit classifier (it has a 'pool' layer), or pass layer= one of its layer names.")
+    cut = keras.Model(model.input, model.get_layer(layer).output)
+    images = np.asarray(images)
+    x = to_model_input(images) if images.dtype == np.uint8 or images.ndim == 3 else images.astype(np.float32)
+    out = np.concatenate([np.asarray(cut(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)])
+    return out.reshape(len(out), -1).astype(np.float32)
+
+
+def spread_labels(features, labels, n_neighbors: int = 10, alpha: float = 0.2):
+    """Give unlabelled pictures the labels of the labelled pictures they resemble (notebook 06).
+
+    scikit-learn's ``LabelSpreading`` on a k-nearest-neighbour graph of ``features``
+    (e.g. ``embeddings``). ``labels`` holds 0/1 for labelled pictures and -1 for
+    unlabelled ones. Returns (hard labels for every picture, probability of 1).
+    The labelled pictures keep (almost always) their own labels.
+    """
+    import numpy as np
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.semi_supervised import LabelSpreading
+
+    labels = np.asarray(labels).astype(int)
+    if len(labels) != len(features):
+        raise RadkitError(f"There are {len(features)} pictures but {len(labels)} labels.",
+                          "Give one label per picture: 0 or 1 where known, -1 where unknown.")
+    known = labels[labels != -1]
+    if len(np.unique(known)) < 2:
+        raise RadkitError("Label spreading needs labelled pictures of both kinds (some 0 and some 1).",
+                          "Keep at least a few labels of each kind; write -1 only for the unknown ones.")
+    spreader = LabelSpreading(kernel="knn", n_neighbors=min(n_neighbors, len(labels) - 1), alpha=alpha)
+    spreader.fit(StandardScaler().fit_transform(features), labels)
+    probability = spreader.label_distributions_[:, list(spreader.classes_).index(1)]
+    return spreader.transduction_.astype(int), probability.astype(np.float32)
+
+
 def saved_classifier_path() -> Path:
     """Where notebook 02 saves its trained classifier: ``models/first_classifier.keras`` in the data folder."""
     return config.data_dir() / "models" / "first_classifier.keras"

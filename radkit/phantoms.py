@@ -195,3 +195,135 @@ def cardiac_mris(n: int, shape: tuple[int, int, int] = (16, 64, 64), seed: int =
     rng = np.random.default_rng(seed)
     scans = [cardiac_mri(shape, seed=int(s)) for s in rng.integers(0, 2**31, n)]
     return {"volumes": np.stack([s["volume"] for s in scans]), "labels": np.stack([s["label"] for s in scans])}
+
+
+# ---------------------------------------------------------------- several findings per film (notebook 06)
+
+MULTI_FINDINGS = ("Pneumonia", "Effusion", "Cardiomegaly", "Nodule")
+
+
+def chest_xray_multi(size: int = 64, findings=(), view: str = "PA", seed: int = 0) -> dict:
+    """Draw one phantom chest film with any of several findings (notebook 06).
+
+    ``findings`` is any of ``MULTI_FINDINGS``: a pneumonia-like opacity, a pleural
+    effusion (white fluid filling the bottom of a lung, blunting its angle), an
+    enlarged heart, a small round nodule. ``view="AP"`` draws a bedside film as
+    a portable machine makes it: the heart looks a little wider, and a bright
+    "PORTABLE"-like tag sits in the top corner (a shortcut a model may learn).
+    Returns ``image`` (uint8) and ``labels`` (one 0/1 per ``MULTI_FINDINGS``).
+    """
+    unknown = set(findings) - set(MULTI_FINDINGS)
+    if unknown:
+        from radkit.errors import RadkitError
+
+        raise RadkitError(f"Unknown phantom finding(s): {', '.join(sorted(unknown))}.",
+                          f"Use some of: {', '.join(MULTI_FINDINGS)}.")
+    film = chest_xray(size, pneumonia="Pneumonia" in findings, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    image = film["image"].astype(np.float32) / 255
+    y, x = _grid(size)
+    lungs = film["lung_mask"]
+    x0, y0, x1, y1 = film["heart_box"] / size * 2 - 1  # heart box in -1..1 coordinates
+    grow = (1.45 if "Cardiomegaly" in findings else 1.0) * (1.1 if view == "AP" else 1.0)
+    if grow > 1.0:
+        heart = _ellipse(y, x, (y0 + y1) / 2 + 0.03, (x0 + x1) / 2, (y1 - y0) / 2 * 1.1,
+                         (x1 - x0) / 2 * grow, angle=-0.2)
+        image = np.where(heart, np.maximum(image, 0.6 + 0.02 * rng.standard_normal()), image)
+    if "Effusion" in findings:
+        side = rng.choice([-1, 1])
+        side_lung = lungs & (x * side > 0)
+        rows = np.flatnonzero(side_lung.any(axis=1))
+        if len(rows):
+            level = rows[-1] - rng.uniform(0.2, 0.4) * (rows[-1] - rows[0])
+            meniscus = np.arange(size)[:, None] >= level - 0.15 * size * (np.abs(x) - 0.4) ** 2 * 4
+            image = np.where(side_lung & meniscus, 0.62 + 0.03 * _smooth_noise(rng, (size, size), size / 30), image)
+    if "Nodule" in findings and lungs.any():
+        rows, cols = np.nonzero(lungs)
+        k = rng.integers(len(rows))
+        radius = rng.uniform(0.035, 0.06)
+        cy, cx = y[rows[k], cols[k]], x[rows[k], cols[k]]
+        image += 0.22 * np.exp(-(((x - cx) ** 2 + (y - cy) ** 2) / (2 * radius**2)))
+    if view == "AP":
+        tag = (y < -0.8) & (y > -0.9) & (x > 0.45) & (x < 0.85)
+        image = np.where(tag, 0.95, image)
+    labels = np.array([int(f in findings) for f in MULTI_FINDINGS], dtype=np.uint8)
+    return {"image": (np.clip(image, 0, 1) * 255).round().astype(np.uint8), "labels": labels}
+
+
+def chest_xrays_multi(n: int, size: int = 64, seed: int = 0) -> dict:
+    """Draw ``n`` phantom films with several findings, and patients, age, sex and view (notebook 06).
+
+    Like the NIH subset: several films per patient for some, findings that
+    often come together, and AP (bedside) films more common among the sick.
+    Returns ``images``, ``labels`` (n, 4), ``findings`` and ``info``
+    (``patient``, ``age``, ``sex``, ``view`` arrays).
+    """
+    rng = np.random.default_rng(seed)
+    patients = np.sort(rng.integers(0, int(n * 0.7), n))
+    sick = rng.random(n) < 0.5
+    chosen, views = [], []
+    for s in sick:
+        found = []
+        if s:
+            found = [f for f, p in zip(MULTI_FINDINGS, (0.6, 0.4, 0.3, 0.25)) if rng.random() < p] or ["Pneumonia"]
+        chosen.append(found)
+        views.append("AP" if rng.random() < (0.6 if found else 0.35) else "PA")
+    films = [chest_xray_multi(size, f, v, seed=int(s)) for f, v, s in zip(chosen, views, rng.integers(0, 2**31, n))]
+    info = {"patient": patients.astype(str), "age": rng.integers(18, 90, n),
+            "sex": rng.choice(np.array(["F", "M"]), n), "view": np.array(views)}
+    return {"images": np.stack([f["image"] for f in films]), "labels": np.stack([f["labels"] for f in films]),
+            "findings": list(MULTI_FINDINGS), "info": info}
+
+
+# ---------------------------------------------------------------- another scanner, another camera (notebook 10)
+
+SCANNERS = ("contrast", "noise", "resolution", "screen_photo")
+
+
+def other_scanner(images, kind: str = "screen_photo", seed: int = 0) -> np.ndarray:
+    """The same films as another machine, or a phone camera, would give them (notebook 10).
+
+    ``kind``: ``"contrast"`` (another detector's grey curve: flatter and brighter),
+    ``"noise"`` (a low-dose or older detector: grainy), ``"resolution"`` (a coarser
+    detector: detail lost, then enlarged back), ``"screen_photo"`` (a phone photo of
+    the film on a monitor: tilted, uneven glare, screen pixels showing as a fine
+    pattern, softer contrast, a dark border). Works on real films and phantoms alike;
+    uint8 (N, H, W) in and out. The films themselves are unchanged: only how they were captured.
+    """
+    if kind not in SCANNERS:
+        from radkit.errors import RadkitError
+
+        raise RadkitError(f"kind={kind!r} is not a scanner RadKit simulates.", f"Use one of: {', '.join(SCANNERS)}.")
+    rng = np.random.default_rng(seed)
+    films = np.asarray(images).astype(np.float32) / 255
+    single = films.ndim == 2
+    films = films[None] if single else films
+    n, h, w = films.shape
+    out = np.empty_like(films)
+    y, x = _grid(h)[0][:, :1], np.linspace(-1, 1, w, dtype=np.float32)[None, :]
+    for i, film in enumerate(films):
+        if kind == "contrast":
+            film = 0.25 + 0.6 * film ** rng.uniform(0.6, 0.75)
+        elif kind == "noise":
+            film = film + rng.normal(0, 0.08, film.shape)
+        elif kind == "resolution":
+            factor = 4
+            small = film[: h // factor * factor, : w // factor * factor].reshape(h // factor, factor, w // factor,
+                                                                                 factor).mean(axis=(1, 3))
+            film = np.kron(small, np.ones((factor, factor)))
+            film = np.pad(film, ((0, h - film.shape[0]), (0, w - film.shape[1])), mode="edge")
+            film = ndimage.gaussian_filter(film, 0.8)
+        else:
+            angle = rng.uniform(-6, 6)
+            film = ndimage.rotate(film, angle, reshape=False, order=1, mode="constant", cval=0.05)
+            film = ndimage.zoom(film, rng.uniform(0.85, 0.92), order=1)
+            pad_y, pad_x = h - film.shape[0], w - film.shape[1]
+            film = np.pad(film, ((pad_y // 2, pad_y - pad_y // 2), (pad_x // 2, pad_x - pad_x // 2)),
+                          constant_values=0.05)[:h, :w]
+            glare = 0.25 * np.exp(-(((x - rng.uniform(-0.5, 0.5)) ** 2 + (y - rng.uniform(-0.5, 0.5)) ** 2) / 0.3))
+            pattern = 0.04 * np.sin(2 * np.pi * (x * w / 3.1 + y * h / 7.3))  # screen pixels against camera pixels
+            film = 0.15 + 0.7 * ndimage.gaussian_filter(film, 0.7) + glare + pattern
+            film = film + rng.normal(0, 0.02, film.shape)
+        out[i] = np.clip(film, 0, 1)
+    out = (out * 255).round().astype(np.uint8)
+    return out[0] if single else out

@@ -100,6 +100,26 @@ DATASETS: dict[str, Dataset] = {
             notes="Labels were mined from reports by NLP and are noisy.",
         ),
         Dataset(
+            key="nih_cxr_subset", title="NIH ChestX-ray14, a 1,000-film teaching subset",
+            task="multi-label classification, dataset shift, subgroups (notebooks 06 and 10)",
+            description="Adult frontal chest X-rays from NIH ChestX-ray14: 500 labelled Pneumonia and 500 No Finding "
+                        "(682 patients; AP 567 / PA 433), shrunk to 256 x 256 grey, with NIH's report-mined findings "
+                        "(14, joined by |), patient ID, age, sex and view, and 39 films with radiologist-adjudicated "
+                        "labels (Google 2019).",
+            source="NIH Clinical Center, https://nihcc.app.box.com/v/ChestXray-NIHCC; the same PNG files one at a "
+                   "time from the public cloud mirror (Google Cloud bucket gcs-public-data--healthcare-nih-chest-xray)",
+            licence="Free to use with attribution: acknowledge the NIH Clinical Center",
+            citation="Wang X, Peng Y, Lu L, et al. ChestX-ray8: Hospital-scale chest X-ray database and benchmarks. "
+                     "CVPR 2017. Expert labels: Majkowska A, et al. Radiology. 2020;294:421-431.",
+            label_names=("Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
+                         "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening",
+                         "Hernia"),
+            splits={"films": 1000, "patients": 682},
+            notes="Read from a folder nih_cxr_subset/ (Data_Entry_subset.csv and images/) in RADKIT_LOCAL_DATA or "
+                  "the data folder; RadKit does not download it. Labels were mined from reports by NLP and are noisy. "
+                  "Not a random sample: pneumonia is 50 %, and view is tied to the label (No Finding mostly AP).",
+        ),
+        Dataset(
             key="msd_heart", title="Medical Segmentation Decathlon, Task02 Heart",
             task="3-D segmentation (left atrium, MRI)",
             description="30 mono-modal MRI volumes of the heart (20 labelled) with the left atrium outlined.",

@@ -1,0 +1,143 @@
+"""radkit.labels: multi-label CSVs, multi-hot arrays, splits by patient, and their bad-input messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from radkit import labels, models, phantoms
+from radkit.errors import RadkitError
+
+HEADER = "Image Index,Finding Labels,Patient ID,Patient Age,Patient Gender,View Position\n"
+
+
+def _folder(tmp_path, rows: str, images=("a.png", "b.png", "c.png")):
+    """A folder with a few grey PNGs and a NIH-style CSV naming them."""
+    (tmp_path / "images").mkdir()
+    for i, name in enumerate(images):
+        Image.fromarray(np.full((32, 32), 40 * i, np.uint8)).save(tmp_path / "images" / name)
+    (tmp_path / "labels.csv").write_text(HEADER + rows, encoding="utf-8")
+    return tmp_path / "labels.csv", tmp_path / "images"
+
+
+# Catches: a film with two findings getting one, "No Finding" becoming a column, or columns in the wrong order.
+def test_multi_hot_puts_each_finding_in_its_column():
+    array, names = labels.multi_hot(["Effusion|Pneumonia", "No Finding", "Pneumonia"])
+    assert names == ["Effusion", "Pneumonia"]
+    assert array.tolist() == [[1, 1], [0, 0], [0, 1]]
+    fixed, names = labels.multi_hot(["Pneumonia"], findings=["Pneumonia", "Effusion"])
+    assert fixed.tolist() == [[1, 0]] and names == ["Pneumonia", "Effusion"]
+
+
+# Catches: "Pleural_Thickening" and "pleural thickening" silently becoming two findings with half the films each.
+def test_a_finding_spelled_two_ways_is_refused_in_plain_words():
+    with pytest.raises(RadkitError, match="spelled in more than one way.*Pleural_Thickening"):
+        labels.multi_hot(["Pleural_Thickening", "pleural thickening|Effusion"])
+
+
+# Catches: an empty cell read as "no finding" (a normal film) rather than as a missing label.
+@pytest.mark.parametrize("text", ["", "  ", "Effusion||Pneumonia", "Effusion|"])
+def test_an_empty_label_is_refused(text):
+    with pytest.raises(RadkitError, match="empty label"):
+        labels.multi_hot(["Pneumonia", text])
+
+
+# Catches: the CSV reader dropping the patient, age, sex or view columns, or losing a row's findings.
+def test_read_label_csv_keeps_patient_age_sex_view(tmp_path):
+    csv_path, folder = _folder(tmp_path, "a.png,Effusion|Pneumonia,1,60,F,AP\nb.png,No Finding,1,61,F,PA\n"
+                                         "c.png,Pneumonia,2,30,M,PA\n")
+    table = labels.read_label_csv(csv_path, folder)
+    assert table.findings == ["Effusion", "Pneumonia"]
+    assert table.labels.tolist() == [[1, 1], [0, 0], [0, 1]]
+    assert table.info["patient"].tolist() == ["1", "1", "2"]
+    assert table.info["age"].tolist() == [60, 61, 30] and table.info["view"].tolist() == ["AP", "PA", "PA"]
+    assert labels.load_films(table, size=16).shape == (3, 16, 16)
+
+
+# Catches: 0/1 (or yes/no) columns per finding being misread, or a blank cell read as 0.
+def test_one_column_per_finding(tmp_path):
+    path = tmp_path / "cols.csv"
+    path.write_text("Image Index,Effusion,Pneumonia\na.png,1,0\nb.png,no,YES\n", encoding="utf-8")
+    table = labels.read_label_csv(path, finding_columns=["Effusion", "Pneumonia"])
+    assert table.labels.tolist() == [[1, 0], [0, 1]]
+    path.write_text("Image Index,Effusion,Pneumonia\na.png,1,\n", encoding="utf-8")
+    with pytest.raises(RadkitError, match="'Pneumonia', row 1 holds '' \\(empty\\)"):
+        labels.read_label_csv(path, finding_columns=["Effusion", "Pneumonia"])
+
+
+# Catches: training starting on a table whose images are not on disk (a crash deep inside the image reader).
+def test_csv_image_names_missing_on_disk_are_named(tmp_path):
+    csv_path, folder = _folder(tmp_path, "a.png,Pneumonia,1,60,F,AP\nx.png,No Finding,2,61,F,PA\n"
+                                         "y.png,Pneumonia,3,30,M,PA\n")
+    with pytest.raises(RadkitError, match="2 of the 3 images named in labels.csv are not in the folder images/, "
+                                          "for example 'x.png'"):
+        labels.read_label_csv(csv_path, folder)
+
+
+def test_a_missing_column_is_named(tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_text("file,labels\na.png,Pneumonia\n", encoding="utf-8")
+    with pytest.raises(RadkitError, match="no column 'Image Index'"):
+        labels.read_label_csv(path)
+
+
+# Catches: patient leakage, a split that puts one patient's films in both training and test.
+def test_split_by_patient_keeps_each_patient_in_one_split():
+    patients = np.repeat(np.arange(100), 3)
+    splits = labels.split_by_patient(patients, val=0.2, test=0.3, seed=1)
+    seen = [set(patients[index]) for index in splits.values()]
+    assert not (seen[0] & seen[1] or seen[0] & seen[2] or seen[1] & seen[2])
+    assert sum(len(i) for i in splits.values()) == len(patients)
+
+
+def test_a_patient_in_two_splits_gets_a_plain_message():
+    patients = np.array(["p1", "p1", "p2", "p3"])
+    with pytest.raises(RadkitError, match="Patient p1 has films in two splits"):
+        labels.check_patient_split(patients, [0, 2], [1, 3])
+
+
+# Catches: hidden labels kept by mistake, or a kept share far from the one asked for.
+def test_hide_labels_keeps_the_asked_share_of_each_label():
+    truth = np.array([0] * 80 + [1] * 20)
+    hidden = labels.hide_labels(truth, keep=0.1, seed=0)
+    known = hidden != -1
+    assert known.sum() == 10 and (hidden[known] == truth[known]).all() and hidden[known].sum() == 2
+
+
+# Catches: label spreading that ignores the neighbours (e.g. labels everything with the commoner label).
+def test_spread_labels_follows_the_neighbours():
+    rng = np.random.default_rng(0)
+    features = np.concatenate([rng.normal(0, 1, (50, 4)), rng.normal(6, 1, (50, 4))])
+    truth = np.array([0] * 50 + [1] * 50)
+    hidden = labels.hide_labels(truth, keep=0.1, seed=0)
+    spread, probability = models.spread_labels(features, hidden)
+    assert (spread == truth).mean() > 0.95 and probability[truth == 1].mean() > 0.8
+    with pytest.raises(RadkitError, match="both kinds"):
+        models.spread_labels(features, np.where(truth == 1, -1, 0))
+
+
+# Catches: agreement counts swapped between the two raters, or kappa not correcting for chance.
+def test_agreement_counts_and_kappa():
+    a = labels.agreement([1, 1, 0, 0, 1], [1, 0, 0, 1, 1])
+    assert (a["both"], a["only_first"], a["only_second"], a["neither"]) == (2, 1, 1, 1)
+    assert a["agree"] == pytest.approx(0.6)
+    assert labels.agreement([1, 0, 1, 0], [1, 0, 1, 0])["kappa"] == pytest.approx(1.0)
+
+
+def test_phantom_films_have_several_findings_and_patients_split():
+    films = labels.phantom_films(n=80, size=32, seed=0)
+    assert films.labels.shape == (80, len(phantoms.MULTI_FINDINGS))
+    assert (films.labels.sum(axis=1) >= 2).any() and not films.is_real
+    labels.check_patient_split(films.info["patient"], *films.splits.values())
+
+
+# Catches: the NIH table read with the wrong columns, a film's findings lost, or a patient split across sets.
+def test_nih_subset_reads_as_documented(shared_data):
+    films = labels.load_nih_subset(size=32, source="real")
+    assert films.is_real and films.images.shape == (1000, 32, 32)
+    assert int(films.column("Pneumonia").sum()) == 500
+    assert len(np.unique(films.info["patient"])) == 682
+    assert sorted(set(films.info["view"])) == ["AP", "PA"]
+    labels.check_patient_split(films.info["patient"], *films.splits.values())
+    assert films.expert["labels"].shape == (39, 4)

@@ -44,7 +44,7 @@ def setup(seed: int = 42, quiet: bool = False) -> None:
 
 
 _SUBMODULES = {"checks", "cli", "config", "course", "data", "deploy", "dicom", "doctor", "download", "errors",
-               "evaluate", "exercises", "explain", "models", "phantoms", "registry", "train", "viz"}
+               "evaluate", "exercises", "explain", "models", "pack", "phantoms", "registry", "train", "viz"}
 
 
 def __getattr__(name: str):

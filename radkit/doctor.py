@@ -38,7 +38,7 @@ def _pinned_versions() -> dict[str, str]:
     """The versions radkit asks for (from its own package metadata)."""
     pins = {}
     try:
-        requirements = metadata.requires("radkit") or []
+        requirements = metadata.requires("radkit-course") or []
     except metadata.PackageNotFoundError:
         return pins
     for requirement in requirements:
@@ -50,7 +50,7 @@ def _pinned_versions() -> dict[str, str]:
 
 def check_python() -> Check:
     version = platform.python_version()
-    ok = (3, 10) <= sys.version_info[:2] <= (3, 12)
+    ok = (3, 11) <= sys.version_info[:2] <= (3, 13)
     return Check("Python", "OK" if ok else "PROBLEM", f"{version} at {sys.executable}",
                  "" if ok else "Install Python 3.11 (python.org) and run the set-up command again.")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -27,8 +28,12 @@ def test_distribution_name_is_not_the_taken_one():
 # Catches: a wheel that leaves out the web app or the shipped checkpoint (package data), or that
 # only works from inside the checkout; and a `radkit` command that is not installed with it.
 def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
+    # Build from a clean copy: a build/ folder left by an earlier build would hide what the wheel leaves out.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "node_modules", "build", "dist", "*.egg-info", "artifacts", "__pycache__", "data-cache"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
-                            str(ROOT)], capture_output=True, text=True, timeout=300)
+                            str(source)], capture_output=True, text=True, timeout=300)
     if build.returncode != 0 and "No matching distribution found for setuptools" in build.stderr:
         pytest.skip("building a wheel needs setuptools>=77 from PyPI, which this machine cannot reach")
     assert build.returncode == 0, build.stderr[-2000:]

@@ -1,9 +1,10 @@
-"""Set up RadKit and open the course, or run every test. Needs only Python 3.10-3.12.
+"""Set up RadKit and open the course, or run every test. Needs only Python 3.11-3.13.
 
     python3 run.py course    # set up (first time: a few minutes), then open JupyterLab
     python3 run.py test      # set up, then run every test (what CI runs)
     python3 run.py test tests/test_data.py -x   # set up, then run only some tests
     python3 run.py doctor    # set up, then check this computer is ready
+    python3 run.py fetch pneumoniamnist --size 28 --size 64   # download datasets now (before a workshop)
 
 On Windows type ``py run.py course``. Safe to run again: it installs only
 what changed. Everything goes into a private folder ``.venv`` inside the
@@ -13,6 +14,7 @@ project, so no administrator rights are needed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 import shutil
@@ -25,6 +27,12 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".radkit-installed"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# The course promises that nothing is sent anywhere: JupyterLab's news feed and update check stay off
+# (no "Would you like to get notified about official Jupyter news?"). Both the server side (below, as
+# command-line settings) and the page's own setting (this file, in the course's .venv).
+LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
+LAB_OPTIONS = ["--LabApp.news_url=None",
+               "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate"]
 
 
 def say(message: str) -> None:
@@ -53,8 +61,8 @@ def fingerprint(*files: str) -> str:
 
 def ensure_python_packages() -> Path:
     """Create .venv and install radkit with its pinned dependencies (only when something changed)."""
-    if not (3, 10) <= sys.version_info[:2] <= (3, 12):
-        say(f"RadKit needs Python 3.10, 3.11 or 3.12; this is {platform.python_version()}. "
+    if not (3, 11) <= sys.version_info[:2] <= (3, 13):
+        say(f"RadKit needs Python 3.11, 3.12 or 3.13; this is {platform.python_version()}. "
             "Install Python 3.11 from python.org and run this again with it.")
         sys.exit(1)
     python = venv_python()
@@ -98,20 +106,47 @@ def ensure_browser_tools() -> None:
             stamp.write_text(wanted)
 
 
+def running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def install_lab_settings(prefix: Path = VENV) -> Path:
+    """Write the news/update-check settings into the course's own JupyterLab (inside .venv, which run.py made)."""
+    path = prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    wanted = json.dumps(LAB_OVERRIDES, indent=2) + "\n"
+    if path.exists():
+        if path.read_text(encoding="utf-8") != wanted:  # someone's own settings: never overwritten
+            say(f"Note: {path.name} in the course's JupyterLab holds other settings; it is left as it is.")
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(wanted, encoding="utf-8")
+    return path
+
+
+def lab_command(python: Path, extra: list) -> list:
+    """The command that opens the course in JupyterLab (news and update checks off; --allow-root for root)."""
+    command = [python, "-m", "jupyter", "lab", "course", *LAB_OPTIONS]
+    if running_as_root() and "--allow-root" not in extra:
+        say("Running as root (a container or a server): passing --allow-root to JupyterLab.")
+        command.append("--allow-root")
+    return [*command, *extra]
+
+
 def main() -> None:
     action = sys.argv[1] if len(sys.argv) > 1 else "course"
     extra = sys.argv[2:]
-    if action not in ("course", "test", "doctor"):
+    if action not in ("course", "test", "doctor", "fetch"):
         print(__doc__)
         sys.exit(2)
     python = ensure_python_packages()
     env = dict(os.environ)
     if action == "course":
+        install_lab_settings()
         say("Opening the course in JupyterLab. Start with 00_start_here.ipynb. Stop with Ctrl+C.")
         os.chdir(ROOT)
-        run([python, "-m", "jupyter", "lab", "course", *extra], env=env)
-    elif action == "doctor":
-        run([python, "-m", "radkit.cli", "doctor"], env=env)
+        run(lab_command(python, extra), env=env)
+    elif action in ("doctor", "fetch"):  # the radkit command, without needing it on the PATH
+        run([python, "-m", "radkit", action, *extra], env=env)
     else:
         ensure_browser_tools()
         env.setdefault("RADKIT_FAST", "1")

@@ -21,7 +21,8 @@ __all__ = ["RadkitError", "data_dir", "fast_mode", "pick", "set_seed", "setup"]
 def setup(seed: int = 42, quiet: bool = False) -> None:
     """Start a notebook: make it repeatable, show errors plainly, say how it is set up.
 
-    Run once in the first code cell of every notebook.
+    Run once in the first code cell of every notebook. Also adds one plain sentence under the
+    errors beginners meet most often (radkit.errors.beginner_hint).
     """
     import os
 
@@ -39,8 +40,14 @@ def setup(seed: int = 42, quiet: bool = False) -> None:
     except ImportError:
         pass
     if not quiet:
+        from radkit.config import display_path
+
         mode = "FAST (small data, few epochs)" if fast_mode() else "full"
-        print(f"RadKit {__version__} ready | mode: {mode} | seed: {seed} | data folder: {data_dir()}")
+        try:  # shown as ~/... (never this computer's absolute path: notebook outputs get shared)
+            folder = display_path(data_dir(), data_folders=False)
+        except RadkitError as error:
+            folder = f"none ({error.problem} The notebooks use the built-in practice images.)"
+        print(f"RadKit {__version__} ready | mode: {mode} | seed: {seed} | data folder: {folder}")
 
 
 _SUBMODULES = {"checks", "cli", "config", "course", "data", "deploy", "dicom", "doctor", "download", "errors",

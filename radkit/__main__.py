@@ -1,4 +1,4 @@
-"""`python -m radkit doctor` works like the `radkit` command."""
+"""``python -m radkit doctor`` (or fetch, build-course, cards): the radkit command without the PATH."""
 
 import sys
 

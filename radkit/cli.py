@@ -1,7 +1,9 @@
 """The ``radkit`` command: ``doctor``, ``fetch``, ``pack``, ``build-course``, ``cards``.
 
 Introduced in notebook 00_start_here (``radkit doctor``) and in the README
-(instructors: ``radkit fetch`` before a workshop).
+(instructors: ``python3 run.py fetch`` before a workshop). Three ways to run it:
+``python3 run.py doctor`` (from the course folder, no set-up needed),
+``python -m radkit doctor``, or ``radkit doctor`` inside the course's ``.venv``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from radkit.errors import RadkitError
 
 PROJECT = Path(__file__).resolve().parent.parent
+CARD_MARK = "Written by `radkit cards`"  # in every card radkit writes; only such a file is replaced
 
 
 def _doctor(args) -> int:
@@ -30,7 +33,10 @@ def _fetch(args) -> int:
         variants = args.size or list(dataset.files)
         for variant in variants:
             path = download.fetch(key, variant)
-            print(f"OK  {dataset.title} ({variant}): {path}")
+            size = f"{variant} px" if isinstance(variant, int) else str(variant)
+            # An instructor copies this cache for a room: a file that is not the official one is said so.
+            status = "OK " if download.md5sum(path) == dataset.file(variant).md5 else "UNVERIFIED"
+            print(f"{status} {dataset.title}, {size}: {path}")
     return 0
 
 
@@ -52,7 +58,11 @@ def _pack(args) -> int:
 def _build_course(args) -> int:
     from radkit.course import build_course
 
-    for path in build_course(Path(args.solutions), Path(args.course)):
+    written = build_course(Path(args.solutions), Path(args.course))
+    if not written:
+        raise RadkitError(f"There are no solution notebooks (named like 00_start_here.ipynb) in {args.solutions}.",
+                          "Check the --solutions folder.")
+    for path in written:
         print(f"wrote {path}")
     return 0
 
@@ -63,8 +73,12 @@ def _cards(args) -> int:
     folder = Path(args.folder)
     folder.mkdir(parents=True, exist_ok=True)
     for key, dataset in DATASETS.items():
-        (folder / f"{key}.md").write_text(card_markdown(dataset), encoding="utf-8")
-        print(f"wrote {folder / f'{key}.md'}")
+        path = folder / f"{key}.md"
+        if path.exists() and CARD_MARK not in path.read_text(encoding="utf-8", errors="replace"):
+            raise RadkitError(f"{path} exists and was not written by `radkit cards`, so it is not replaced.",
+                              "Choose another --folder, or move that file away.")
+        path.write_text(card_markdown(dataset), encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

@@ -23,24 +23,101 @@ from pathlib import Path
 
 import platformdirs
 
+from radkit.errors import RadkitError
+
 DEFAULT_SEED = 42
+_SAID = set()  # notes already printed once in this session
+
+
+def data_dir_setting() -> Path:
+    """The data folder's path as set (``RADKIT_DATA`` or the per-user cache folder), without creating it."""
+    folder = os.environ.get("RADKIT_DATA") or platformdirs.user_cache_dir("radkit", appauthor=False)
+    return Path(folder).expanduser()
 
 
 def data_dir() -> Path:
-    """Return the folder where RadKit keeps downloaded data (created if needed)."""
-    folder = os.environ.get("RADKIT_DATA") or platformdirs.user_cache_dir("radkit", appauthor=False)
-    path = Path(folder).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    """Return the folder where RadKit keeps downloaded data (created if needed).
+
+    Raises RadkitError, in plain words, when the folder cannot be created.
+    """
+    path = data_dir_setting()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        why = "you do not have permission to create it" if isinstance(error, PermissionError) else \
+            (error.strerror or type(error).__name__).lower()
+        raise RadkitError(
+            f"RadKit cannot create its data folder {display_path(path, data_folders=False)}: {why}.",
+            "Set RADKIT_DATA to a folder you can write to (for example a folder in your home folder), "
+            "or ask your course instructor. Without it, the notebooks use the built-in practice images.",
+        ) from None
     return path
 
 
-def local_data_dir() -> Path | None:
-    """Return the folder of pre-fetched dataset files, or None when none is set."""
+def local_data_problem() -> str | None:
+    """Why ``RADKIT_LOCAL_DATA`` is set but cannot be used (None when it is unset or fine)."""
     folder = os.environ.get("RADKIT_LOCAL_DATA")
     if not folder:
         return None
     path = Path(folder).expanduser()
-    return path if path.is_dir() else None
+    if path.is_dir():
+        return None
+    what = "a file, not a folder" if path.exists() else "no folder there"
+    return f"RADKIT_LOCAL_DATA is set to {display_path(path, data_folders=False)}, but there is {what}, so it is ignored"
+
+
+def local_data_dir() -> Path | None:
+    """Return the folder of pre-fetched dataset files, or None when none is set (or it does not exist).
+
+    When ``RADKIT_LOCAL_DATA`` points nowhere, says so once instead of ignoring it silently.
+    """
+    folder = os.environ.get("RADKIT_LOCAL_DATA")
+    if not folder:
+        return None
+    problem = local_data_problem()
+    if problem:
+        say_once(f"Note: {problem}. Check the path (a USB stick may not be plugged in).")
+        return None
+    return Path(folder).expanduser()
+
+
+def say_once(message: str) -> None:
+    """Print a note once per session (the same note in every cell would only be noise)."""
+    if message not in _SAID:
+        _SAID.add(message)
+        print(message)
+
+
+def display_path(path, data_folders: bool = True) -> str:
+    """A path as it may be shown in a notebook: relative to the data folders, ``~/...``, or relative.
+
+    Notebook outputs are shared, so they never show this computer's absolute paths
+    (which hold user names and folder layouts).
+    """
+    path = Path(path).expanduser()
+    try:
+        path = path.absolute()
+    except OSError:
+        return path.name
+    places = []
+    local = os.environ.get("RADKIT_LOCAL_DATA")
+    if local and data_folders:
+        places.append((Path(local).expanduser().absolute(), "RADKIT_LOCAL_DATA"))
+    if data_folders:
+        places.append((data_dir_setting().absolute(), "data folder"))
+    for base, name in places:
+        if path == base:
+            return f"<{name}>"
+        if base in path.parents:
+            return f"<{name}>/{path.relative_to(base).as_posix()}"
+    try:
+        return "./" + path.relative_to(Path.cwd()).as_posix() if path != Path.cwd() else "."
+    except (ValueError, OSError):
+        pass
+    home = Path.home()
+    if home in path.parents or path == home:
+        return "~/" + path.relative_to(home).as_posix() if path != home else "~"
+    return f".../{path.name}" if path.name else str(path)
 
 
 def offline() -> bool:
@@ -83,10 +160,21 @@ def _quiet_stderr():
 
 
 def import_tensorflow():
-    """Import TensorFlow without its start-up notes about GPUs and CPU instructions, which only confuse."""
+    """Import TensorFlow without its start-up notes about GPUs and CPU instructions, which only confuse.
+
+    Functions that TensorFlow traces (augmentation) call this too, so once TensorFlow is loaded it
+    returns at once and touches nothing else: reaching ``os.environ`` inside traced code made
+    TensorFlow print a warning holding every environment variable (tokens included).
+    """
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        return tf
+    return _first_tensorflow_import()
+
+
+def _first_tensorflow_import():
+    """Set the quiet log level before TensorFlow starts (it reads it once), then import it."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
     with _quiet_stderr():
         import tensorflow as tf
     return tf

@@ -319,9 +319,9 @@ def _find_medmnist(key: str, size: int) -> tuple[Path, str]:
         reason = error.problem
     card = registry.get(key)
     for other in sorted(card.files, key=lambda s: abs(s - size)):
-        candidate = download.stored_copy(key, card.files[other].name)
-        if candidate is not None:
-            return candidate, f"{size} px was not available ({reason}); using the {other} px copy"
+        if other != size and download.stored_copy(key, card.files[other].name) is not None:
+            # fetch finds the same stored copy (never downloads it) and says if it is unverified
+            return download.fetch(key, other), f"{size} px was not available ({reason}); using the {other} px copy"
     raise RadkitError(reason)
 
 

@@ -38,6 +38,9 @@ from radkit.errors import RadkitError
 TFJS_VERSION = "4.22.0"
 WEBAPP_DIR = Path(__file__).parent / "webapp"
 SHARD_BYTES = 4 * 1024 * 1024  # the official converter's default shard size
+# build_webapp writes this file into every site it makes; only such a folder is ever replaced.
+SITE_MARKER = ".radkit-site"
+SITE_ENTRIES = {SITE_MARKER, "index.html", "app.js", "app.css", "app.json", "model", "vendor"}
 
 # Layers that do nothing once a model is trained (augmentation, noise, dropout):
 # the exporter leaves them out and connects their input straight to their output.
@@ -305,8 +308,9 @@ def export_tfjs(model, folder, label_names=None, float16: bool = False, pixel_di
     task, activation, label_names = _describe_output(model, label_names)
 
     folder = Path(folder)
+    _check_export_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("group1-shard*.bin"):
+    for old in folder.glob("group1-shard*.bin"):  # radkit's own earlier export (checked above)
         old.unlink()
     n_shards = max(1, math.ceil(len(data) / SHARD_BYTES))
     paths = [f"group1-shard{i + 1}of{n_shards}.bin" for i in range(n_shards)]
@@ -337,6 +341,34 @@ def export_tfjs(model, folder, label_names=None, float16: bool = False, pixel_di
     }
     (folder / "radkit.json").write_text(json.dumps(metadata, indent=1), encoding="utf-8")
     return folder
+
+
+def _exported_by_radkit(folder: Path) -> bool:
+    """True when ``folder`` holds an export that export_tfjs itself wrote (its model.json says so)."""
+    try:
+        model_json = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (isinstance(model_json, dict) and model_json.get("convertedBy") == "radkit.deploy.export_tfjs"
+            and (folder / "radkit.json").is_file())
+
+
+def _check_export_folder(folder: Path) -> None:
+    """Refuse to overwrite model files in ``folder`` that radkit did not write (radkit never replaces your files)."""
+    from radkit.config import display_path
+
+    if folder.exists() and not folder.is_dir():
+        raise RadkitError(f"{display_path(folder)} is a file, not a folder.",
+                          "Give export_tfjs the name of a new folder, for example 'export/my_model'.")
+    if not folder.is_dir():
+        return
+    ours = [folder / "model.json", folder / "radkit.json", *folder.glob("group1-shard*.bin")]
+    clash = [p.name for p in ours if p.exists()]
+    if clash and not _exported_by_radkit(folder):
+        raise RadkitError(
+            f"{display_path(folder)} already holds {', '.join(sorted(clash))}, which radkit did not write, so "
+            "exporting there would overwrite them. RadKit never replaces files it did not make.",
+            "Export into a new folder, for example export_tfjs(model, 'export/my_model').")
 
 
 def folder_size(folder) -> int:
@@ -451,11 +483,11 @@ def tfjs_files(install: bool = True) -> dict[str, Path]:
     if npm is None:
         raise RadkitError("TensorFlow.js is needed to build the web app, and npm (Node.js) is not installed.",
                           "Install Node.js from https://nodejs.org (it includes npm), then run this cell again.")
-    from radkit.config import data_dir
+    from radkit.config import data_dir, display_path
 
     target = data_dir() / "tfjs"
     target.mkdir(parents=True, exist_ok=True)
-    print(f"Installing TensorFlow.js {TFJS_VERSION} with npm into {target} (once; about 20 s)...")
+    print(f"Installing TensorFlow.js {TFJS_VERSION} with npm into {display_path(target)} (once; about 20 s)...")
     result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(target),
                              f"@tensorflow/tfjs@{TFJS_VERSION}", f"@tensorflow/tfjs-backend-wasm@{TFJS_VERSION}"],
                             capture_output=True, text=True)
@@ -492,9 +524,11 @@ def build_webapp(model_folder, site, title: str | None = None, learn_more: dict 
     if unknown:
         raise RadkitError(f"learn_more names labels the model does not have: {unknown}.",
                           f"Use the model's labels: {meta['labels']}.")
-    if site.exists():
-        shutil.rmtree(site)
-    (site / "vendor").mkdir(parents=True)
+    _clear_old_site(site, model_folder)
+    site.mkdir(parents=True, exist_ok=True)
+    (site / SITE_MARKER).write_text("Made by radkit.deploy.build_webapp; build_webapp may replace this folder.\n",
+                                    encoding="utf-8")
+    (site / "vendor").mkdir()
     shutil.copytree(model_folder, site / "model")
     for name, path in files.items():
         shutil.copy2(path, site / "vendor" / name)
@@ -506,6 +540,45 @@ def build_webapp(model_folder, site, title: str | None = None, learn_more: dict 
     html = (site / "index.html").read_text(encoding="utf-8")
     (site / "index.html").write_text(html.replace("{{TITLE}}", _escape(app["title"])), encoding="utf-8")
     return site
+
+
+def _clear_old_site(site: Path, model_folder: Path) -> None:
+    """Remove an earlier site that build_webapp made; refuse any other folder (radkit never deletes your files).
+
+    A folder counts as a site radkit made when it holds the marker file (or, for sites built before the
+    marker existed, exactly the files build_webapp writes) and nothing else.
+    """
+    from radkit.config import display_path
+
+    shown = display_path(site)
+    fix = ("Give build_webapp a new folder name for the site, for example "
+           "build_webapp(exported, 'my_site'); or move your own files out of that folder first.")
+    site_r, model_r = site.resolve(), model_folder.resolve()
+    if site_r == model_r or site_r in model_r.parents or model_r in site_r.parents:
+        raise RadkitError(f"The site folder {shown} and the model folder {display_path(model_folder)} overlap "
+                          "(one is inside the other), so building the site would destroy the model.", fix)
+    if not site.exists():
+        return
+    if not site.is_dir():
+        raise RadkitError(f"{shown} is a file, not a folder; build_webapp will not replace it.", fix)
+    entries = {p.name for p in site.iterdir()}
+    if not entries:
+        return
+    legacy = {"index.html", "app.json", "model", "vendor"} <= entries and entries <= SITE_ENTRIES
+    if SITE_MARKER not in entries and not legacy:
+        listing = ", ".join(sorted(entries)[:4]) + (" ..." if len(entries) > 4 else "")
+        raise RadkitError(f"The folder {shown} already exists and was not made by build_webapp (it holds "
+                          f"{listing}). RadKit never deletes files it did not make.", fix)
+    foreign = sorted(entries - SITE_ENTRIES)
+    if foreign:
+        raise RadkitError(f"The site folder {shown} was made by build_webapp, but it now also holds files radkit "
+                          f"did not put there ({', '.join(foreign[:4])}), so it will not be replaced.", fix)
+    for name in sorted(entries):  # only what build_webapp itself writes
+        path = site / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def _escape(text: str) -> str:
@@ -550,7 +623,9 @@ class Server:
         self.stop()
 
     def __repr__(self) -> str:
-        return f"Serving {self.folder} at {self.url}"
+        from radkit.config import display_path
+
+        return f"Serving {display_path(self.folder)} at {self.url}"
 
 
 def serve(folder, port: int = 0) -> Server:

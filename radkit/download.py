@@ -1,9 +1,14 @@
 """Download a dataset file once, check it, and keep it in the data folder.
 
-Introduced in notebook 00_start_here. Uses pooch, which downloads to a
-temporary file, checks the checksum and only then moves the file into
-place, so an interrupted or corrupted download never leaves a broken file
-in the cache.
+Introduced in notebook 00_start_here. A download goes into a temporary file
+(named ``.radkit-download-XXXXXXXX.part``) beside its final place; only when
+the whole file has arrived and its checksum matches is it moved into place,
+so an interrupted or corrupted download never leaves a broken file in the
+cache. Leftover ``.part`` files of a download that was killed are removed
+the next time (only files with radkit's own name pattern, and only old ones).
+Every problem (no internet, a connection dropped mid-file, a server too
+slow, a full disk or a folder you cannot write to) is a RadkitError in plain
+words, so the notebooks can fall back to the practice images.
 
 Where a file is looked for, in order:
 1. ``RADKIT_LOCAL_DATA`` (a pre-fetched folder: USB stick, shared drive),
@@ -13,11 +18,28 @@ Where a file is looked for, in order:
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import re
+import socket
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 from radkit import config, registry
 from radkit.errors import RadkitError
+
+CONNECT_TIMEOUT = 15      # seconds to reach the server
+READ_TIMEOUT = 60         # seconds the server may stay silent
+DEADLINE_SECONDS = 30 * 60  # a whole download may take at most this long (a slow workshop network)
+CHUNK_BYTES = 1 << 16
+PART_PREFIX, PART_SUFFIX = ".radkit-download-", ".part"
+# Names of unfinished downloads: radkit's own, and the ``tmpXXXXXXXX`` files that pooch made for older radkit.
+_PART_NAME = re.compile(r"^(\.radkit-download-[a-z0-9_]{8}\.part|tmp[a-z0-9_]{8})$")
+STALE_SECONDS = DEADLINE_SECONDS + 10 * 60  # older than any download still running
+FILE_MODE = 0o644  # readable by every account: an instructor's copied cache works for the learners
 
 
 def md5sum(path: Path) -> str:
@@ -29,41 +51,167 @@ def md5sum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download(url: str, md5: str, folder: Path, filename: str, progress: bool = True) -> Path:
-    """Download ``url`` into ``folder/filename`` and check its MD5. Returns the path.
+def clean_stale_downloads(folder: Path, older_than: float = STALE_SECONDS) -> list[Path]:
+    """Remove unfinished downloads left in ``folder`` by a download that was killed. Returns what was removed.
 
-    Raises RadkitError, leaving nothing behind, when the network fails or
-    the checksum does not match.
+    Only files named as radkit names unfinished downloads, and only when older than ``older_than``
+    seconds (so a download running in another notebook is left alone). Nothing else is touched.
     """
-    import pooch
+    removed, now = [], time.time()
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        try:
+            if _PART_NAME.match(path.name) and path.is_file() and not path.is_symlink() \
+                    and now - path.stat().st_mtime > older_than:
+                path.unlink()
+                removed.append(path)
+        except OSError:  # read-only folder, or another notebook removed it first
+            continue
+    return removed
+
+
+class _TooSlow(Exception):
+    pass
+
+
+def _cannot_write(folder: Path, error: OSError) -> RadkitError:
+    shown = config.display_path(folder)
+    if error.errno == errno.ENOSPC:
+        return RadkitError(f"The disk is full: the download into {shown} could not be saved.",
+                           "Free some space, or set RADKIT_DATA to a folder on a bigger disk; "
+                           "until then the notebooks use the built-in practice images.")
+    why = ("you do not have permission to write there" if isinstance(error, PermissionError)
+           or error.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else (error.strerror or str(error)).lower())
+    return RadkitError(f"RadKit cannot save downloads in {shown}: {why}.",
+                       "Set RADKIT_DATA to a folder you can write to, or ask your course instructor to "
+                       "run `python3 run.py fetch` for everyone; until then the notebooks use the built-in "
+                       "practice images.")
+
+
+def _transfer(url: str, handle, deadline: float, progress: bool) -> tuple[str, int]:
+    """Stream ``url`` into ``handle``; returns (MD5, bytes). Gives up after ``deadline`` seconds in all."""
     import requests
 
-    pooch.get_logger().setLevel("WARNING")  # radkit says what it downloads, in its own words
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        path = pooch.retrieve(url, known_hash=f"md5:{md5}", fname=filename, path=folder,
-                              progressbar=progress)
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
-        raise RadkitError(
-            f"Could not download {filename}: the internet could not be reached ({type(error).__name__}).",
-            "Check your connection and run the cell again; or copy the file from a colleague into a folder "
-            "and set RADKIT_LOCAL_DATA to that folder; or carry on with the built-in practice images.",
-        ) from None
-    except requests.exceptions.HTTPError as error:
-        raise RadkitError(
-            f"Could not download {filename}: the server answered '{error}'.",
-            "The file may have moved. Try again later, or tell your course instructor.",
-        ) from None
-    except ValueError as error:
-        if "hash" not in str(error).lower():
+    start, cut = time.monotonic(), threading.Event()
+    response = requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+    with response:
+        response.raise_for_status()
+
+        def stop():  # wakes a read that is waiting on a slow server
+            cut.set()
+            try:
+                response.raw.connection.sock.shutdown(socket.SHUT_RDWR)
+            except Exception:  # no socket to reach: closing the response stops the next read
+                response.close()
+
+        length = response.headers.get("Content-Length", "")
+        total = int(length) if length.isdigit() else None  # a size the server may get wrong: only for the bar
+        timer = threading.Timer(max(0.0, deadline - (time.monotonic() - start)), stop)
+        timer.daemon = True
+        timer.start()
+        digest, size = hashlib.md5(), 0
+        bar = None
+        if progress:
+            try:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=total, unit="B", unit_scale=True, leave=False)
+            except ImportError:
+                pass
+        try:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                if cut.is_set():
+                    raise _TooSlow
+                handle.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+        except Exception:
+            if cut.is_set():
+                raise _TooSlow from None
             raise
-        raise RadkitError(
-            f"The downloaded {filename} is damaged or not the expected file (its checksum does not match), "
-            "so it was thrown away.",
-            "Run the cell again to retry the download. If it keeps happening, tell your course instructor.",
-        ) from None
-    return Path(path)
+        finally:
+            timer.cancel()
+            if bar is not None:
+                bar.close()
+        if cut.is_set():
+            raise _TooSlow
+    return digest.hexdigest(), size
+
+
+def download(url: str, md5: str, folder: Path, filename: str, progress: bool = True,
+             deadline: float | None = None) -> Path:
+    """Download ``url`` into ``folder/filename`` and check its MD5. Returns the path.
+
+    Raises RadkitError, leaving nothing behind, when the network fails, the
+    server is too slow (``deadline`` seconds in all), the file cannot be
+    written, or the checksum does not match. Never replaces a file that is already there.
+    """
+    import requests
+    import urllib3
+
+    deadline = DEADLINE_SECONDS if deadline is None else deadline
+    folder = Path(folder)
+    target = folder / filename
+    if target.exists():
+        raise RadkitError(f"{config.display_path(target)} is already there, and radkit does not replace files it "
+                          "did not verify.", "Move it away (or delete it) if you want a fresh download.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _cannot_write(folder, error) from None
+    clean_stale_downloads(folder)
+    try:
+        handle = tempfile.NamedTemporaryFile(prefix=PART_PREFIX, suffix=PART_SUFFIX, dir=folder, delete=False)
+    except OSError as error:
+        raise _cannot_write(folder, error) from None
+    part = Path(handle.name)
+    fix_network = ("Check your connection and run the cell again; or copy the file from a colleague into a "
+                   "folder and set RADKIT_LOCAL_DATA to that folder; or carry on with the built-in practice images.")
+    size = 0
+    try:
+        try:
+            with handle:
+                digest, size = _transfer(url, handle, deadline, progress)
+        except _TooSlow:
+            raise RadkitError(
+                f"The download of {filename} was too slow: it had not finished after {deadline / 60:.0f} minute(s).",
+                "Try again later or on a faster network (a busy workshop network is often the cause); " + fix_network,
+            ) from None
+        except requests.exceptions.HTTPError as error:
+            raise RadkitError(f"Could not download {filename}: the server answered "
+                              f"'{error.response.status_code} {error.response.reason}'.",
+                              "The file may have moved. Try again later, or tell your course instructor.") from None
+        except (requests.exceptions.ConnectTimeout, requests.exceptions.ConnectionError) as error:
+            started = part.exists() and part.stat().st_size > 0
+            problem = ("the connection broke off part-way through" if started or
+                       isinstance(error, requests.exceptions.ReadTimeout) else "the internet could not be reached")
+            raise RadkitError(f"Could not download {filename}: {problem} (nothing was kept).", fix_network) from None
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as error:
+            raise RadkitError(f"Could not download {filename}: the connection broke off part-way through "
+                              f"({type(error).__name__}; nothing was kept).", fix_network) from None
+        except OSError as error:  # writing: disk full, no permission
+            raise _cannot_write(folder, error) from None
+        if digest != md5:
+            raise RadkitError(
+                f"The downloaded {filename} is damaged or not the expected file (its checksum does not match), "
+                "so it was thrown away.",
+                "Run the cell again to retry the download. If it keeps happening, tell your course instructor.")
+        try:
+            os.chmod(part, FILE_MODE)
+            os.replace(part, target)
+        except OSError as error:
+            raise _cannot_write(folder, error) from None
+    finally:  # whatever happened (even Ctrl+C), no half-written file stays behind
+        try:
+            part.unlink()
+        except OSError:
+            pass
+    return target
 
 
 def stored_copy(key: str, filename: str, folders=None) -> Path | None:
@@ -73,7 +221,11 @@ def stored_copy(key: str, filename: str, folders=None) -> Path | None:
     as ``folder/<dataset>/<file>`` or ``folder/<file>``. Checksums are not checked here.
     """
     if folders is None:
-        folders = (config.local_data_dir(), config.data_dir())
+        folders = [config.local_data_dir()]
+        try:
+            folders.append(config.data_dir())
+        except RadkitError:  # no data folder: nothing can be stored there
+            pass
     for folder in filter(None, folders):
         for candidate in (folder / key / filename, folder / filename):
             if candidate.is_file():
@@ -81,8 +233,19 @@ def stored_copy(key: str, filename: str, folders=None) -> Path | None:
     return None
 
 
+def unverified_note(path: Path, dataset_title: str, variant) -> str:
+    """What to tell a clinician about a dataset file that is not exactly the official one."""
+    return (f"Note: using an unverified copy of {dataset_title} ({variant} px) from {config.display_path(path)}: "
+            "its checksum differs (the checksum is a fingerprint of the file), so it is not exactly the official "
+            "file; it may be a smaller teaching copy. The images are real, but results may differ from "
+            "published ones.")
+
+
 def fetch(key: str, variant=None, quiet: bool = False) -> Path:
     """Return the path of a dataset file, downloading it the first time.
+
+    Raises RadkitError (never another error) when the file cannot be had, so
+    loaders can fall back to the practice images.
 
     >>> fetch("pneumoniamnist", 64)   # doctest: +SKIP
     """
@@ -94,21 +257,31 @@ def fetch(key: str, variant=None, quiet: bool = False) -> Path:
     file = dataset.file(variant)
     say = (lambda *a: None) if quiet else print
 
+    def checked(path: Path) -> Path:
+        try:
+            same = md5sum(path) == file.md5
+        except OSError as error:
+            raise RadkitError(f"{config.display_path(path)} cannot be read ({(error.strerror or str(error)).lower()}).",
+                              "Ask whoever copied it there to make it readable for everyone (chmod a+r), "
+                              "or set RADKIT_LOCAL_DATA / RADKIT_DATA to another folder.") from None
+        if not same:
+            say(unverified_note(path, dataset.title, variant))
+        return path
+
     local = stored_copy(key, file.name, folders=(config.local_data_dir(),))
     if local is not None:
-        if md5sum(local) != file.md5:
-            say(f"Note: {local} is used as it is. It is not byte-identical to the official {file.name} "
-                "(its checksum differs), for example a cut-down copy for teaching.")
-        return local
-
+        return checked(local)
     cached = config.data_dir() / key / file.name
-    if cached.is_file() and md5sum(cached) == file.md5:
-        return cached
+    if cached.is_file():
+        # A file radkit did not download (its own downloads are verified before they are kept): use it,
+        # say so, and never overwrite it.
+        return checked(cached)
     if config.offline():
         raise RadkitError(
             f"{file.name} is not in the data folder and RadKit is set to work offline (RADKIT_OFFLINE=1).",
-            f"Unset RADKIT_OFFLINE and run `radkit fetch {key}` while online, or set RADKIT_LOCAL_DATA "
+            f"Unset RADKIT_OFFLINE and run `python3 run.py fetch {key}` (in the course folder) while online, "
+            "or set RADKIT_LOCAL_DATA "
             "to a folder holding the file.",
         )
-    say(f"Downloading {file.name} for {dataset.title} (once; it is kept in {cached.parent}) ...")
+    say(f"Downloading {file.name} for {dataset.title} (once; it is kept in {config.display_path(cached.parent)}) ...")
     return download(file.url, file.md5, cached.parent, file.name, progress=not quiet)

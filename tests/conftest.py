@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -34,3 +35,83 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("RADKIT_DATA", str(folder))
     monkeypatch.delenv("RADKIT_LOCAL_DATA", raising=False)
     return folder
+
+
+# ---------------------------------------------------------------- nothing private in notebook outputs
+
+def _private_patterns() -> list[tuple[str, "re.Pattern"]]:
+    """What must never appear in a notebook's outputs: TensorFlow's warnings (one printed every environment
+    variable), an environment dump, and absolute paths or the kernel version of the machine that ran it."""
+    import platform
+    import re
+
+    def path(p) -> str:  # the path itself, followed by a separator or the end of a word
+        return re.escape(str(p).rstrip("/")) + r"(?=[/\\\s'\")\],:]|$)"
+
+    patterns = [("TensorFlow warning", re.compile(r"WARNING:tensorflow")),
+                ("environment variables", re.compile(r"environ\(")),
+                ("this computer's home folder", re.compile(path(Path.home()))),
+                ("this checkout's path", re.compile(path(ROOT))),
+                ("the folder of the checkouts", re.compile(re.escape(str(ROOT.parent).rstrip("/")) + "/")),
+                ("a temporary-folder path", re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + "/")),
+                ("another user's home folder", re.compile(r"(?<![\w.])/(home|Users)/[^/\s]+/|[A-Za-z]:\\\\?Users\\\\?")),
+                ("the Python environment's path", re.compile(path(sys.prefix)))]
+    release = platform.release()
+    if len(release) >= 5:  # e.g. 6.8.0-1020-gcp: it names this exact machine's kernel
+        patterns.append(("this computer's kernel version", re.compile(re.escape(release))))
+    return patterns
+
+
+_TEXT_KEYS = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json")
+
+
+def output_texts(outputs) -> list[str]:
+    """The text of notebook outputs (stream, results, tracebacks); pictures' base64 data is left out."""
+    texts = []
+    for output in outputs or []:
+        def join(value):
+            return "".join(value) if isinstance(value, list) else str(value)
+
+        if output.get("output_type") == "stream":
+            texts.append(join(output.get("text", "")))
+        elif output.get("output_type") == "error":
+            texts.append("\n".join(output.get("traceback", [])) + f"\n{output.get('evalue', '')}")
+        else:
+            for key in _TEXT_KEYS:
+                if key in output.get("data", {}):
+                    texts.append(join(output["data"][key]))
+    return texts
+
+
+def privacy_leaks(outputs) -> list[str]:
+    """What private or machine-specific text the outputs show: one line per finding (empty when clean)."""
+    found = []
+    for text in output_texts(outputs):
+        for what, pattern in _private_patterns():
+            match = pattern.search(text)
+            if match:
+                start = max(0, match.start() - 40)
+                found.append(f"{what}: ...{text[start:match.end() + 40]!r}...")
+    return found
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Check the outputs of every notebook cell that nbval runs (no second execution): a cell whose output
+    shows private text fails. Called for all items, so it covers `pytest tests solutions` (run.py test)."""
+    for item in items:
+        if type(item).__name__ != "IPyNbCell":
+            continue
+
+        def runtest(item=item, original=item.runtest):
+            original()
+            leaks = privacy_leaks(getattr(item, "test_outputs", None))
+            if leaks:
+                message = "This cell's output shows private or machine-specific text:\n" + "\n".join(leaks)
+                try:
+                    from nbval.plugin import NbCellError
+
+                    raise NbCellError(item.cell_num, message, item.cell.source)
+                except ImportError:
+                    raise AssertionError(message) from None
+
+        item.runtest = runtest

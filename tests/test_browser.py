@@ -104,13 +104,17 @@ def test_page_asks_for_nothing_outside_its_own_origin(run):
     assert report["errors"] == []
 
 
+# The caller's own notice, distinct from the page template's fixed "Not for diagnosis." heading.
+NOTICE = "Not for diagnosis: teaching model 5812, trained on 28 px films only."
+
+
 @pytest.fixture(scope="module")
 def cnn_site(tmp_path_factory):
     keras.utils.set_random_seed(0)
     model = _with_learned_statistics(models.small_cnn((64, 64, 1)))
     folder = tmp_path_factory.mktemp("cnn_files")
     exported = deploy.export_tfjs(model, folder / "model", label_names=["normal", "pneumonia"])
-    site = deploy.build_webapp(exported, folder / "site", title="Pneumonia check (test)",
+    site = deploy.build_webapp(exported, folder / "site", title="Pneumonia check (test)", notice=NOTICE,
                                learn_more={"pneumonia": "https://radiopaedia.org/articles/pneumonia"})
     return model, exported, site, folder
 
@@ -135,7 +139,9 @@ def test_an_image_file_is_prepared_and_predicted_as_in_python(cnn_site):
     shown = {item["label"]: item["p"] for item in result["ranked"]}
     assert abs(shown["pneumonia"] - expected) <= 1e-4 and abs(shown["normal"] - (1 - expected)) <= 1e-4
     text = result["page_text"]
-    assert "Not for diagnosis" in text and "%" in text
+    # Bug caught: a page that shows only its template text and drops the caller's notice (the old check
+    # looked for "Not for diagnosis", which the template always holds).
+    assert "teaching model 5812, trained on 28 px films only." in text and "%" in text
     if expected > 0.5:
         assert "Learn more about pneumonia" in text
     assert screenshot.is_file() and screenshot.stat().st_size > 10_000

@@ -48,3 +48,54 @@ def test_setup_prints_mode_and_seed(capsys, monkeypatch):
     radkit.setup(seed=3)
     out = capsys.readouterr().out
     assert "FAST" in out and "seed: 3" in out
+
+
+# Bug caught: setup() printed the data folder's absolute path (user name, folder layout) into every
+# notebook's stored output.
+def test_setup_shows_the_data_folder_without_an_absolute_path(capsys, monkeypatch, tmp_path):
+    from pathlib import Path
+
+    monkeypatch.setenv("RADKIT_DATA", str(Path.home() / ".cache" / "radkit-test-display"))
+    radkit.setup(seed=3)
+    assert "data folder: ~/.cache/radkit-test-display" in capsys.readouterr().out
+    monkeypatch.setenv("RADKIT_DATA", str(tmp_path / "data"))
+    radkit.setup(seed=3)
+    out = capsys.readouterr().out
+    assert str(tmp_path) not in out and "data folder: .../data" in out
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("RADKIT_DATA", str(tmp_path / "a-file" / "data"))  # cannot be created
+    radkit.setup(seed=3)
+    out = capsys.readouterr().out
+    assert "cannot create its data folder" in out and "practice images" in out and str(tmp_path) not in out
+    (Path.home() / ".cache" / "radkit-test-display").rmdir()
+
+
+def test_display_path_never_shows_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("RADKIT_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("RADKIT_LOCAL_DATA", str(tmp_path / "stick"))
+    assert config.display_path(tmp_path / "data" / "09_browser_app" / "site") == "<data folder>/09_browser_app/site"
+    assert config.display_path(tmp_path / "stick" / "x.npz") == "<RADKIT_LOCAL_DATA>/x.npz"
+    monkeypatch.chdir(tmp_path)
+    assert config.display_path("project/site") == "./project/site"
+    assert config.display_path("/opt/elsewhere/site") == ".../site"
+
+
+# Bug caught: config.import_tensorflow() reached os.environ inside code TensorFlow traces for augmentation,
+# so AutoGraph printed a warning holding every environment variable (tokens included) in the first
+# training cell of each notebook. Runs in a fresh process: AutoGraph warns once per function.
+def test_augmentation_prints_no_tensorflow_warning_and_no_environment():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import numpy as np\nfrom radkit import train\n"
+            "ds = train.make_dataset(np.random.rand(8, 16, 16, 1).astype('float32'), np.zeros(8), batch_size=4,"
+            " augment=True)\nfor batch in ds: pass\nprint('trained')")
+    env = {**os.environ, "RADKIT_SECRET_TOKEN_FOR_TEST": "sk-do-not-print-7311"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert "trained" in result.stdout, result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    assert "sk-do-not-print-7311" not in output and "environ(" not in output
+    assert "WARNING:tensorflow" not in output

@@ -171,16 +171,86 @@ def test_build_webapp_makes_a_private_self_contained_site(cnn, tmp_path):
     assert not re.search(r"https?://", (site / "app.js").read_text())
     assert all(not src.startswith(("http", "//")) for src in re.findall(r'(?:src|href)="([^"]+)"', html))
     assert json.loads((site / "app.json").read_text())["learn_more"] == {"pneumonia": "https://radiopaedia.org/articles/pneumonia"}
-    assert "Not for diagnosis" in html
+    # Bug caught: a build_webapp that drops the caller's notice (the template's fixed "Not for diagnosis" text
+    # would still be there). The page shows app.json's notice (the browser test checks it on screen).
+    notice = "Teaching demo 7431: never use on patients."
+    site = deploy.build_webapp(folder, tmp_path / "site", notice=notice)
+    assert json.loads((site / "app.json").read_text())["notice"] == notice
+    assert json.loads((deploy.build_webapp(folder, tmp_path / "site") / "app.json").read_text())["notice"] \
+        == deploy.DEFAULT_NOTICE
 
 
 def test_serve_shows_the_site_on_this_computer_only(cnn, tmp_path):
     site = deploy.build_webapp(deploy.export_tfjs(cnn, tmp_path / "m"), tmp_path / "site")
     with deploy.serve(site) as server:
-        assert server.url.startswith("http://127.0.0.1:")
+        # Bug caught: a server bound to every network interface (0.0.0.0) still has a 127.0.0.1 URL; the
+        # socket's own address is what decides who can connect.
+        assert server._httpd.socket.getsockname()[0] == "127.0.0.1"
+        assert server.url == f"http://127.0.0.1:{server._httpd.socket.getsockname()[1]}/"
         with urllib.request.urlopen(server.url + "vendor/tfjs-backend-wasm-simd.wasm") as response:
             assert response.headers["Content-Type"] == "application/wasm"
         with urllib.request.urlopen(server.url) as response:
             assert b"Content-Security-Policy" in response.read()
     with pytest.raises(RadkitError, match="no index.html"):
         deploy.serve(tmp_path)
+
+
+# ---------------------------------------------------------------- radkit never deletes a file it did not make
+
+# Bug caught: build_webapp deleted the site folder first (shutil.rmtree), so pointed at a project folder it
+# deleted the user's notebook and CSV, and pointed at the model's parent it deleted the exported model.
+def test_build_webapp_never_deletes_a_folder_it_did_not_make(cnn, tmp_path):
+    exported = deploy.export_tfjs(cnn, tmp_path / "export" / "model")
+    project = tmp_path / "my_project"
+    project.mkdir()
+    (project / "analysis.ipynb").write_text('{"cells": []}')
+    (project / "patients.csv").write_text("id,label\n1,0\n")
+    with pytest.raises(RadkitError, match="not made by build_webapp") as error:
+        deploy.build_webapp(exported, project)
+    assert "new folder name" in str(error.value) and str(tmp_path) not in str(error.value)
+    assert sorted(p.name for p in project.iterdir()) == ["analysis.ipynb", "patients.csv"]
+    assert (project / "patients.csv").read_text() == "id,label\n1,0\n"
+    for overlapping in (tmp_path / "export", exported, exported / "site"):
+        with pytest.raises(RadkitError, match="overlap"):
+            deploy.build_webapp(exported, overlapping)
+        assert (exported / "model.json").is_file() and (exported / "radkit.json").is_file()
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    with pytest.raises(RadkitError, match="is a file"):
+        deploy.build_webapp(exported, a_file)
+    assert a_file.read_text() == "mine"
+
+
+# Bug caught: the marker alone would let a rebuild delete a file the user later saved inside the site.
+def test_build_webapp_replaces_its_own_site_but_not_files_added_to_it(cnn, tmp_path):
+    exported = deploy.export_tfjs(cnn, tmp_path / "model")
+    site = deploy.build_webapp(exported, tmp_path / "site", title="first")
+    assert (site / deploy.SITE_MARKER).is_file()
+    (site / "model" / "stale.bin").write_bytes(b"from an older build")  # inside radkit's own sub-folder
+    site = deploy.build_webapp(exported, tmp_path / "site", title="second")
+    assert json.loads((site / "app.json").read_text())["title"] == "second"
+    assert not (site / "model" / "stale.bin").exists()
+    (site / "my_report.docx").write_text("the user's own file")
+    with pytest.raises(RadkitError, match="did not put there"):
+        deploy.build_webapp(exported, site)
+    assert (site / "my_report.docx").read_text() == "the user's own file"
+    # A site built before the marker existed (exactly build_webapp's files) is still recognised.
+    (site / "my_report.docx").unlink()
+    (site / deploy.SITE_MARKER).unlink()
+    assert deploy.build_webapp(exported, site).is_dir()
+
+
+# Bug caught: export_tfjs overwrote model.json / weight files in a folder that held someone else's model.
+def test_export_never_overwrites_model_files_it_did_not_write(cnn, tmp_path):
+    theirs = tmp_path / "their_model"
+    theirs.mkdir()
+    (theirs / "model.json").write_text('{"format": "layers-model", "convertedBy": "TensorFlow.js Converter"}')
+    (theirs / "group1-shard1of1.bin").write_bytes(b"their weights")
+    with pytest.raises(RadkitError, match="radkit did not write"):
+        deploy.export_tfjs(cnn, theirs)
+    assert (theirs / "group1-shard1of1.bin").read_bytes() == b"their weights"
+    # An export radkit made can be redone, and an unrelated file beside it is left alone.
+    ours = deploy.export_tfjs(cnn, tmp_path / "ours")
+    (ours / "README.txt").write_text("notes")
+    deploy.export_tfjs(cnn, ours)
+    assert (ours / "README.txt").read_text() == "notes"

@@ -1,4 +1,4 @@
-"""Set up RadKit and open the course, or run every test. Needs only Python 3.10-3.12.
+"""Set up RadKit and open the course, or run every test. Needs only Python 3.11-3.13.
 
     python3 run.py course    # set up (first time: a few minutes), then open JupyterLab
     python3 run.py test      # set up, then run every test (what CI runs)
@@ -61,8 +61,8 @@ def fingerprint(*files: str) -> str:
 
 def ensure_python_packages() -> Path:
     """Create .venv and install radkit with its pinned dependencies (only when something changed)."""
-    if not (3, 10) <= sys.version_info[:2] <= (3, 12):
-        say(f"RadKit needs Python 3.10, 3.11 or 3.12; this is {platform.python_version()}. "
+    if not (3, 11) <= sys.version_info[:2] <= (3, 13):
+        say(f"RadKit needs Python 3.11, 3.12 or 3.13; this is {platform.python_version()}. "
             "Install Python 3.11 from python.org and run this again with it.")
         sys.exit(1)
     python = venv_python()

@@ -1,4 +1,4 @@
-"""The ``radkit`` command: ``doctor``, ``fetch``, ``build-course``, ``cards``.
+"""The ``radkit`` command: ``doctor``, ``fetch``, ``pack``, ``build-course``, ``cards``.
 
 Introduced in notebook 00_start_here (``radkit doctor``) and in the README
 (instructors: ``python3 run.py fetch`` before a workshop). Three ways to run it:
@@ -43,6 +43,21 @@ def _fetch(args) -> int:
     return 0
 
 
+def _pack(args) -> int:
+    from radkit import pack
+
+    if args.verify:
+        rows = pack.verify_pack(args.folder)
+        for row in rows:
+            if not row["ok"]:
+                print(f"PROBLEM  {row['path']}: {row['problem']}")
+        bad = sum(not row["ok"] for row in rows)
+        print(f"{len(rows) - bad} of {len(rows)} files verified" + (f"; {bad} with problems." if bad else "."))
+        return 1 if bad else 0
+    pack.make_pack(args.folder)
+    return 0
+
+
 def _build_course(args) -> int:
     from radkit.course import build_course
 
@@ -79,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("datasets", nargs="*", help="dataset names (default: pneumoniamnist); see datasets/")
     fetch.add_argument("--size", type=int, action="append", help="image size(s) for MedMNIST (28, 64, 128, 224)")
     fetch.set_defaults(run=_fetch)
+    packer = commands.add_parser("pack", help="copy every dataset file into one folder for a workshop")
+    packer.add_argument("folder", help="a new or empty folder (or a pack RadKit made, to update it)")
+    packer.add_argument("--verify", action="store_true", help="check an existing pack file by file")
+    packer.set_defaults(run=_pack)
     build = commands.add_parser("build-course", help="make course/ (student notebooks) from solutions/")
     build.add_argument("--solutions", default=str(PROJECT / "solutions"))
     build.add_argument("--course", default=str(PROJECT / "course"))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from radkit import config, registry
+from radkit.errors import RadkitError
 
 MIN_MEMORY_GB = 4
 MIN_DISK_GB = 2
@@ -40,7 +41,7 @@ def _pinned_versions() -> dict[str, str]:
     """The versions radkit asks for (from its own package metadata)."""
     pins = {}
     try:
-        requirements = metadata.requires("radkit") or []
+        requirements = metadata.requires("radkit-course") or []
     except metadata.PackageNotFoundError:
         return pins
     for requirement in requirements:
@@ -52,7 +53,7 @@ def _pinned_versions() -> dict[str, str]:
 
 def check_python() -> Check:
     version = platform.python_version()
-    ok = (3, 10) <= sys.version_info[:2] <= (3, 12)
+    ok = (3, 11) <= sys.version_info[:2] <= (3, 13)
     return Check("Python", "OK" if ok else "PROBLEM",
                  f"{version} at {config.display_path(sys.executable, data_folders=False)}",
                  "" if ok else "Install Python 3.11 (python.org) and run the set-up command again.")
@@ -197,6 +198,26 @@ def check_data() -> list[Check]:
     return checks
 
 
+def check_pack() -> list[Check]:
+    """When RADKIT_LOCAL_DATA is a workshop data pack, check every file in it (INSTRUCTORS.md)."""
+    from radkit import pack
+
+    folder = config.local_data_dir()
+    if not pack.is_pack(folder):
+        return []
+    try:
+        rows = pack.verify_pack(folder)
+    except RadkitError as error:
+        return [Check("Data pack", "PROBLEM", error.problem, error.fix or "")]
+    bad = [row for row in rows if not row["ok"]]
+    if not bad:
+        return [Check("Data pack", "OK", f"all {len(rows)} files verified (present, unchanged, readable)")]
+    return [Check("Data pack", "PROBLEM", f"{len(bad)} of {len(rows)} files: {bad[0]['path']} is {bad[0]['problem']}"
+                  + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""),
+                  "Copy the pack again from the instructor's original, or run `python3 run.py pack --verify "
+                  "FOLDER` to list every problem.")]
+
+
 def check_internet(host: str = "zenodo.org", timeout: float = 3.0) -> Check:
     """Can this computer reach the data host? Only opens a connection; sends nothing."""
     if config.offline():
@@ -227,6 +248,7 @@ def check_browser_tools() -> Check:
 def run_checks() -> list[Check]:
     """All the checks, in the order they are printed."""
     return [check_python(), *check_packages(), *check_compute(), *check_data_folders(), check_disk(), *check_data(),
+            *check_pack(),
             check_internet(), check_browser_tools()]
 
 

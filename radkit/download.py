@@ -200,9 +200,12 @@ def download(url: str, md5: str, folder: Path, filename: str, progress: bool = T
             problem = ("the connection broke off part-way through" if started or
                        isinstance(error, requests.exceptions.ReadTimeout) else "the internet could not be reached")
             raise RadkitError(f"Could not download {filename}: {problem} (nothing was kept).", fix_network) from None
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as error:
+        except requests.exceptions.Timeout:
+            raise RadkitError(f"Could not download {filename}: the server stopped answering for "
+                              f"{READ_TIMEOUT} s (nothing was kept).", fix_network) from None
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError):
             raise RadkitError(f"Could not download {filename}: the connection broke off part-way through "
-                              f"({type(error).__name__}; nothing was kept).", fix_network) from None
+                              "(nothing was kept).", fix_network) from None
         except OSError as error:  # writing: disk full, no permission
             raise _cannot_write(folder, error) from None
         if digest != md5:

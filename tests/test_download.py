@@ -120,7 +120,8 @@ def bad_server():
     """A server on 127.0.0.1 that misbehaves on purpose; ``start(kind)`` returns its URL.
 
     kinds: "drop" (promises 200 kB, sends 20 kB, hangs up), "drop-chunked" (the same with chunked
-    transfer), "trickle" (one byte every 0.1 s: only an overall deadline stops it), "garbage-length".
+    transfer), "trickle" (one byte every 0.1 s: only an overall deadline stops it), "garbage-length",
+    "silent" (never answers).
     """
     servers = []
 
@@ -146,6 +147,8 @@ def bad_server():
                                      + b"4e20\r\n" + b"x" * 20000 + b"\r\n" + b"4e20\r\nxx")
                     elif kind == "garbage-length":
                         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: many\r\n\r\nxxxx")
+                    elif kind == "silent":  # takes the request, never answers
+                        stop.wait(30)
                     elif kind == "trickle":
                         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
                         while not stop.is_set():
@@ -348,3 +351,12 @@ def test_a_damaged_cached_file_falls_back_to_phantoms_and_is_kept(data_dir, monk
     out = capsys.readouterr().out
     assert "unverified copy" in out and "PRACTICE images" in out and "damaged" in out
     assert cached.read_bytes() == b"half a file"
+
+
+# Bug caught: a server that takes the request and never answers gave requests' raw ReadTimeout.
+def test_a_server_that_never_answers_is_a_plain_error(bad_server, tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "READ_TIMEOUT", 1)
+    with pytest.raises(RadkitError, match="stopped answering") as error:
+        download.download(bad_server("silent"), "0" * 32, tmp_path / "cache", "file.npz", progress=False)
+    assert "Timeout" not in str(error.value)
+    assert _leftovers(tmp_path / "cache") == []

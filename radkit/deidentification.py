@@ -91,7 +91,8 @@ def _uid_for(old: str, secret: bytes) -> str:
 
 def _is_standard_uid(value) -> bool:
     """True for UIDs the DICOM standard itself defines (kinds of object, transfer syntaxes): they identify no one."""
-    return str(value) in pydicom._uid_dict.UID_dictionary
+    uid = pydicom.uid.UID(str(value))
+    return uid.name != str(uid)  # pydicom names the UIDs of the standard; any other UID is its own name
 
 
 def _datasets(ds) -> list:
@@ -115,12 +116,23 @@ def _snapshot(ds) -> dict:
                 for index, item in enumerate(element.value):
                     visit(item, where + ((element.tag, index),))
             else:
-                values[(where, element.tag)] = "" if element.value in (None, "", b"") else repr(element.value)
+                values[(where, element.tag)] = _as_text(element.value)
 
     visit(ds, ())
     if getattr(ds, "file_meta", None) is not None:
         visit(ds.file_meta, ("file meta",))
     return values
+
+
+def _as_text(value) -> str:
+    """A value as comparable text: "" when empty, a fingerprint for bytes (pixel data can be megabytes)."""
+    if value is None or (isinstance(value, (bytes, list, pydicom.multival.MultiValue)) and len(value) == 0):
+        return ""
+    if str(value) == "":  # empty text, including an empty person name
+        return ""
+    if isinstance(value, bytes):
+        return "bytes " + hashlib.sha256(value).hexdigest()
+    return repr(value)
 
 
 def _label(tag) -> str:

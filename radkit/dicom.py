@@ -1,17 +1,20 @@
-"""Reading DICOM files: pixels in real units, window/level, de-identification, series to volume.
+"""Reading DICOM files: pixels in their units, window/level, de-identification, series to volume.
 
 Introduced in notebook 01_medical_images. Everything here is built on
 pydicom; each function does one step a radiologist already knows:
 
-- ``read`` opens one file; ``pixels`` gives its pixel values in real units
-  (Hounsfield units on CT: stored value x RescaleSlope + RescaleIntercept).
+- ``read`` opens one file (also DICOM written without the standard 128-byte header); ``pixels``
+  gives its pixel values in the file's units: Hounsfield units on CT (stored value x RescaleSlope
+  + RescaleIntercept, per frame for enhanced CT/MR), dose on RT Dose; ``units`` says which.
 - ``apply_window`` is window/level: ``level`` is the centre, ``width`` the
   range of values spread from black to white. ``CT_WINDOWS`` holds presets.
 - ``display_image`` and ``load_image`` make a picture ready to show: the
   file's own window (or the full range), with MONOCHROME1 turned the right
   way round so bones are bright.
-- ``load_series`` puts a folder of slices in order and stacks them into a volume.
-- ``deidentify`` removes what identifies the patient and says what it removed.
+- ``load_series`` puts a folder of slices in order and stacks them into a volume, saying what it
+  left out; a folder of several series is listed and one is chosen by number or description.
+- ``deidentify`` applies the DICOM standard's de-identification profile and reports what it did
+  (the work is in ``radkit.deidentification``).
 """
 
 from __future__ import annotations
@@ -426,8 +429,9 @@ def _position_along_normal(ds) -> float | None:
     return float(np.dot(np.array(ds.ImagePositionPatient, dtype=float), normal))
 
 
-def read_folder(folder) -> list[tuple[Path, pydicom.Dataset]]:
-    """Every DICOM image file in ``folder`` (and its sub-folders), skipping other files."""
+def read_folder(folder, headers_only: bool = False) -> list[tuple[Path, pydicom.Dataset]]:
+    """Every DICOM image file in ``folder`` (and its sub-folders), skipping other files.
+    ``headers_only`` reads the headers without the pixels (fast, for listing a large folder)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise RadkitError(f"There is no folder at {folder}.", "Check the spelling of the path.")
@@ -435,8 +439,10 @@ def read_folder(folder) -> list[tuple[Path, pydicom.Dataset]]:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         if not pydicom.misc.is_dicom(path):  # a README, a thumbnail...: skip it
             continue
-        ds = read(path)  # a damaged DICOM file stops with a clear message rather than leaving a gap
-        if "PixelData" in ds:
+        ds = _header(path) if headers_only else read(path)  # a damaged file stops with a clear message
+        if headers_only and "Rows" not in ds:  # not an image, or a header cut short: the full read tells
+            ds = read(path)
+        if "Rows" in ds if headers_only else "PixelData" in ds:
             found.append((path, ds))
     if not found:
         raise RadkitError(f"No DICOM images were found in {folder}.",
@@ -444,15 +450,29 @@ def read_folder(folder) -> list[tuple[Path, pydicom.Dataset]]:
     return found
 
 
+def _header(path: Path) -> pydicom.Dataset:
+    """The header of one file, without its pixels; a clear error when it is damaged."""
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception:
+        return read(path)  # says plainly what is wrong (or reads the file after all)
+
+
 def _series_list(groups: dict) -> list[str]:
     """One short line per series: number, description, slices, modality, start of the UID."""
     lines = []
     for number, (uid, slices) in enumerate(groups.items(), start=1):
         first = slices[0][1]
-        description = str(first.get("SeriesDescription", "") or "(no description)")[:40]
+        description = _describe(first)[:40]
         lines.append(f"{number:>3}. {description!r}: {len(slices)} file{'s' * (len(slices) != 1)}, "
                      f"{first.get('Modality', '?')}, UID {uid[:24]}{'...' if len(uid) > 24 else ''}")
     return lines
+
+
+def _describe(ds) -> str:
+    """A series' description, or the nearest thing its header has."""
+    keywords = ("SeriesDescription", "ProtocolName", "BodyPartExamined", "StudyDescription")
+    return next((str(ds.get(k)) for k in keywords if ds.get(k)), "(no description)")
 
 
 def _choose_series(folder, groups: dict, series) -> str:
@@ -471,7 +491,7 @@ def _choose_series(folder, groups: dict, series) -> str:
     text = str(series)
     if text in groups:
         return text
-    matches = [uid for uid in uids if text.lower() in str(groups[uid][0][1].get("SeriesDescription", "")).lower()]
+    matches = [uid for uid in uids if text.lower() in _describe(groups[uid][0][1]).lower()]
     if len(matches) == 1:
         return matches[0]
     problem = f"{len(matches)} series match {text!r}" if matches else f"No series matches {text!r}"
@@ -488,11 +508,11 @@ def load_series(folder, series=None, series_uid: str | None = None) -> Series:
     out with a note; slices facing different ways are refused; a single slice is said not to be a volume.
     """
     groups: dict[str, list] = {}
-    for path, ds in read_folder(folder):
+    for path, ds in read_folder(folder, headers_only=True):  # headers first: a big folder lists quickly
         groups.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((path, ds))
     choice = series_uid if series_uid is not None else series
     uid = next(iter(groups)) if choice is None and len(groups) == 1 else _choose_series(folder, groups, choice)
-    slices, notes = _without_copies(groups[uid])
+    slices, notes = _without_copies([(path, read(path)) for path, _ in groups[uid]])
     _check_orientation(folder, slices)
 
     positions = [_position_along_normal(ds) for _, ds in slices]

@@ -327,3 +327,17 @@ def test_corpus_every_file_deidentifies_and_saves_or_gives_a_clear_error(tmp_pat
     with capsys.disabled():
         print(f"\nDICOM corpus, de-identify and save: {tried} files tried, {ok} OK, {clear} clear errors, 0 raw errors")
     assert tried == ok + clear and ok > 100
+
+
+# Catches: a date left behind (a study date outside a hand-made list, e.g. in a nested item), or dates
+# changed inconsistently (some shifted, some not): every date ends up blank or the one dummy.
+def test_dates_are_removed_or_the_same_dummy_everywhere(tmp_path):
+    ds = dicom.read(dicom.example_path("CT_small.dcm"))
+    study_date = str(ds.StudyDate)
+    item = Dataset()
+    item.PerformedProcedureStepStartDate = study_date
+    ds.ReferencedRawDataSequence = [item]
+    dicom.deidentify(ds)
+    dates = {str(e.value) for e in ds.iterall() if e.VR in ("DA", "DT")}
+    assert dates <= {"", "00010101", "00010101010101.000000+0000"}, dates
+    assert study_date.encode() not in dicom.save(ds, tmp_path / "anonymous.dcm").read_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -511,3 +512,18 @@ def test_nb01_checks_take_the_solution_and_reject_each_wrong_answer(name, names,
         exec(code, namespace)
         exercise.check(*(namespace[n] for n in names))
         assert exercise.passed is should_pass, (code, capsys.readouterr().out)
+
+
+# Catches: a folder of real, unrelated files (15 series) giving a message too long to read, or a
+# choice by number that loads another series than the one listed under that number.
+@pytest.mark.realdata
+def test_shared_folder_of_many_series_lists_them_and_loads_by_number():
+    if len(SHARED_FILES) < 10:
+        pytest.skip(f"the shared DICOM files are not in {SHARED_DICOM}")
+    with pytest.raises(RadkitError, match=r"holds \d+ series") as error:
+        dicom.load_series(SHARED_DICOM)
+    lines = [line for line in str(error.value).splitlines() if re.match(r"\s*\d+\. ", line)]
+    assert len(lines) >= 10 and all(len(line) < 110 for line in lines)
+    number, listed = next((int(line.split(".")[0]), line) for line in lines if ", CT, UID" in line)
+    series = dicom.load_series(SHARED_DICOM, series=number)
+    assert series.header.Modality == "CT" and str(series.header.SeriesInstanceUID)[:24] in listed

@@ -28,7 +28,8 @@ def _deidentified(ds, report):
     left = [k for k in ("PatientName", "PatientID", "PatientBirthDate")
             if original.get(k) and str(original.get(k)) in str(ds.get(k, ""))]
     if left:
-        return f"{', '.join(left)} still holds the patient's value: call dicom.deidentify on mr itself."
+        verb = "holds" if len(left) == 1 else "hold"
+        return f"{', '.join(left)} still {verb} the patient's value: call dicom.deidentify on mr itself."
     if not isinstance(report, DeidentificationReport):
         return f"report should be what dicom.deidentify returns (its report), not {type(report).__name__}."
     if not np.array_equal(ds.pixel_array, original.pixel_array):
@@ -42,9 +43,15 @@ def _hounsfield(hu):
     hu = np.asarray(hu)
     if hu.shape != expected.shape:
         return f"hu should be a whole picture of shape {expected.shape}; yours has shape {hu.shape}."
-    if np.allclose(hu, ct.pixel_array * float(ct.RescaleSlope)):
+    slope, intercept = float(ct.RescaleSlope), float(ct.RescaleIntercept)
+    if np.allclose(hu, ct.pixel_array * slope):
         return "The intercept is missing: add RescaleIntercept after multiplying by the slope."
-    return close_to(hu, expected, tolerance=1e-3, what="Your HU picture")
+    if np.allclose(hu, ct.pixel_array * slope - intercept):
+        return "You subtracted the intercept: add it (it is already negative here)."
+    if not np.allclose(hu, expected, atol=1e-3):
+        return (f"Your HU picture runs from {float(np.min(hu)):.0f} to {float(np.max(hu)):.0f}: air in the lungs "
+                "should be near -900 and bone above 1000. Use stored value x slope + intercept.")
+    return None
 
 
 def _window_bounds(low, high):
@@ -53,6 +60,8 @@ def _window_bounds(low, high):
         return "low and high should be single numbers."
     if low > high:
         return "low is above high: low is the value shown black, high the value shown white."
+    if np.isclose(low, level - width) and np.isclose(high, level + width):
+        return "That window is twice too wide: the width is the whole range, half below the level and half above."
     return close_to(low, level - width / 2, what="low") or close_to(high, level + width / 2, what="high")
 
 

@@ -188,16 +188,16 @@ def _pixels_of(picture, path: Path) -> np.ndarray:
         return _sixteen_to_eight(np.asarray(picture), path.name)
     if mode == "F":
         return _float_to_eight(np.asarray(picture), path.name)
-    if mode in ("1", "L"):
-        return np.asarray(picture.convert("L"))
     if mode in ("LA", "La"):
         return _on_black(np.asarray(picture.convert("LA")))
-    if mode in ("RGBA", "RGBa", "PA") or "transparency" in picture.info:
+    if mode in ("RGBA", "RGBa", "PA") or "transparency" in picture.info:  # incl. a transparent grey/palette entry
         return _on_black(np.asarray(picture.convert("RGBA")))
+    if mode in ("1", "L"):
+        return np.asarray(picture.convert("L"))
     return np.asarray(picture.convert("RGB"))  # RGB, palette, CMYK, YCbCr, LAB, HSV
 
 
-def grey_from_colour(pixels: np.ndarray, name: str) -> np.ndarray:
+def _grey_from_colour(pixels: np.ndarray, name: str) -> np.ndarray:
     """Grey from colour pixels (..., 3) whose channels are (nearly) equal: 0.299 R + 0.587 G + 0.114 B, rounded.
 
     The same weights as the web page; true colour is refused.
@@ -219,7 +219,7 @@ def read_image(path) -> np.ndarray:
     Decoded by ``decode_image`` exactly as the web app sees it (notebooks 00 and 02); colour is refused.
     """
     pixels = decode_image(path)
-    return grey_from_colour(pixels, Path(path).name) if pixels.ndim == 3 else pixels
+    return _grey_from_colour(pixels, Path(path).name) if pixels.ndim == 3 else pixels
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
@@ -285,7 +285,7 @@ def load_medmnist(path, label_names=None, name=None) -> ImageDataset:
     for split in ("train", "val", "test"):
         images, labels = as_uint8(arrays[f"{split}_images"]), arrays[f"{split}_labels"]
         if images.ndim == 4:
-            images = grey_from_colour(images, path.name)
+            images = _grey_from_colour(images, path.name)
         if images.ndim != 3 or len(images) != len(labels):
             raise RadkitError(f"{path.name}: {split} has {len(images)} images of shape {images.shape[1:]} "
                               f"but {len(labels)} labels.", "The file is damaged; download it again.")

@@ -514,10 +514,10 @@ def _assign(labels, groups, fractions: dict, rng, label_names, within: str = "")
         return where
     # Whole patients: go through them in random order (largest first) and give each to the split that
     # is furthest below its share of the patient's labels.
-    groups = np.asarray(groups, dtype=object)
-    patients = list(dict.fromkeys(groups[rng.permutation(len(groups))]))
-    members = {g: np.flatnonzero(groups == g) for g in patients}
-    patients.sort(key=lambda g: -len(members[g]))
+    _, patient_of = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    by_patient = np.argsort(patient_of, kind="stable")
+    members = np.split(by_patient, np.cumsum(np.bincount(patient_of))[:-1])
+    patients = sorted(rng.permutation(len(members)), key=lambda g: -len(members[g]))
     totals = np.bincount(labels, minlength=len(label_names)).astype(float)
     target = {"train": totals * (1 - sum(fractions.values()))}  # first, so that ties go to train
     target.update({s: totals * f for s, f in fractions.items()})

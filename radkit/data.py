@@ -464,8 +464,8 @@ class ImageFolder:
             if missing:  # val (and test) as fractions of train/
                 where[carve] = _assign(self.labels[carve], None if groups is None else groups[carve],
                                        missing, rng, self.label_names, within="train/")
-            kept = [s for s in ("val", "test") if s not in missing and (where == s).any()]
-            print(f"Kept the folder's own {' and '.join(['train/'] + [s + '/' for s in kept])}"
+            kept = ["train/"] + [s + "/" for s in ("val", "test") if s not in missing and (where == s).any()]
+            print(f"Kept the folder's own {', '.join(kept[:-1]) + ' and ' + kept[-1] if len(kept) > 1 else kept[0]}"
                   + (f"; {' and '.join(missing)} taken from train/" + (" by patient" if groups is not None else "")
                      if missing else "") + ".")
         pick = lambda s: (self.images[where == s], self.labels[where == s])  # noqa: E731

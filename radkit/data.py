@@ -352,7 +352,8 @@ def patient_ids(paths, pattern: str | None = None, csv=None, file_column: str | 
     - neither: the known naming schemes, ``person12_virus_44.jpeg`` -> ``person12``,
       ``IM-0115-0001.jpeg`` -> ``IM-0115``, ``00001234_002.png`` -> ``00001234``.
 
-    A file whose ID cannot be found counts as its own patient (said in a note).
+    A file whose ID cannot be found counts as its own patient (said in a note, or a warning when no
+    file has one, so that a folder of one file per patient still splits).
 
     >>> folder = radkit.data.load_image_folder("my_xrays")
     >>> mine = folder.split(val=0.15, test=0.15, groups=radkit.data.patient_ids(folder.paths))
@@ -382,13 +383,16 @@ def patient_ids(paths, pattern: str | None = None, csv=None, file_column: str | 
             found.append(match.group(1) if match else None)
         how = f"the pattern {pattern!r}" if pattern else "the file names"
     missing = sum(f is None for f in found)
+    # A file without an ID is its own patient; the number keeps normal/1.png and pneumonia/1.png apart.
+    ids = np.array([f if f is not None else f"file {i}: {p.name}" for i, (f, p) in enumerate(zip(found, paths))],
+                   dtype=object)
+    if quiet:
+        return ids
     if missing == len(paths) and paths:
-        raise RadkitError(f"No patient ID was found for any of the {len(paths)} files using {how} "
-                          f"(first file: {paths[0].name}).",
-                          "Give pattern=r'...(ID)...' matching your file names, or a CSV file with csv=, "
-                          "file_column= and patient_column=.")
-    ids = np.array([f if f is not None else f"file:{p.name}" for f, p in zip(found, paths)], dtype=object)
-    if not quiet:
+        print(f"Warning: no patient ID was found in {how} (e.g. {paths[0].name}), so each file counts as its "
+              "own patient. If one patient has several files, give pattern=r'...(ID)...' matching the file "
+              "names, or csv=, file_column= and patient_column=.")
+    else:
         print(f"Patient IDs from {how}: {len(set(ids))} patients for {len(paths)} files"
               + (f"; {missing} file(s) without an ID each count as their own patient (e.g. "
                  f"{next(p.name for f, p in zip(found, paths) if f is None)})." if missing else "."))
@@ -479,7 +483,7 @@ class ImageFolder:
             ids = patient_ids(self.paths, quiet=True)
         except RadkitError:
             return None
-        return None if any(str(i).startswith("file:") for i in ids) else ids
+        return None if any(str(i).startswith("file ") for i in ids) else ids
 
     def _suggest_groups(self) -> None:
         ids = self._detected_groups()

@@ -233,16 +233,16 @@ def _pixels_of(picture, path: Path) -> np.ndarray:
         return _sixteen_to_eight(np.asarray(picture), path.name)
     if mode == "F":
         return _float_to_eight(np.asarray(picture), path.name)
-    if mode in ("1", "L"):
-        return np.asarray(picture.convert("L"))
     if mode in ("LA", "La"):
         return _on_black(np.asarray(picture.convert("LA")))
-    if mode in ("RGBA", "RGBa", "PA") or "transparency" in picture.info:
+    if mode in ("RGBA", "RGBa", "PA") or "transparency" in picture.info:  # incl. a transparent grey/palette entry
         return _on_black(np.asarray(picture.convert("RGBA")))
+    if mode in ("1", "L"):
+        return np.asarray(picture.convert("L"))
     return np.asarray(picture.convert("RGB"))  # RGB, palette, CMYK, YCbCr, LAB, HSV
 
 
-def grey_from_colour(pixels: np.ndarray, name: str) -> np.ndarray:
+def _grey_from_colour(pixels: np.ndarray, name: str) -> np.ndarray:
     """Grey from colour pixels (..., 3) whose channels are (nearly) equal: 0.299 R + 0.587 G + 0.114 B, rounded.
 
     The same weights as the web page; true colour is refused.
@@ -264,7 +264,7 @@ def read_image(path) -> np.ndarray:
     Decoded by ``decode_image`` exactly as the web app sees it (notebooks 00 and 02); colour is refused.
     """
     pixels = decode_image(path)
-    return grey_from_colour(pixels, Path(path).name) if pixels.ndim == 3 else pixels
+    return _grey_from_colour(pixels, Path(path).name) if pixels.ndim == 3 else pixels
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
@@ -330,7 +330,7 @@ def load_medmnist(path, label_names=None, name=None) -> ImageDataset:
     for split in ("train", "val", "test"):
         images, labels = as_uint8(arrays[f"{split}_images"]), arrays[f"{split}_labels"]
         if images.ndim == 4:
-            images = grey_from_colour(images, path.name)
+            images = _grey_from_colour(images, path.name)
         if images.ndim != 3 or len(images) != len(labels):
             raise RadkitError(f"{path.name}: {split} has {len(images)} images of shape {images.shape[1:]} "
                               f"but {len(labels)} labels.", "The file is damaged; download it again.")
@@ -397,7 +397,8 @@ def patient_ids(paths, pattern: str | None = None, csv=None, file_column: str | 
     - neither: the known naming schemes, ``person12_virus_44.jpeg`` -> ``person12``,
       ``IM-0115-0001.jpeg`` -> ``IM-0115``, ``00001234_002.png`` -> ``00001234``.
 
-    A file whose ID cannot be found counts as its own patient (said in a note).
+    A file whose ID cannot be found counts as its own patient (said in a note, or a warning when no
+    file has one, so that a folder of one file per patient still splits).
 
     >>> folder = radkit.data.load_image_folder("my_xrays")
     >>> mine = folder.split(val=0.15, test=0.15, groups=radkit.data.patient_ids(folder.paths))
@@ -427,13 +428,16 @@ def patient_ids(paths, pattern: str | None = None, csv=None, file_column: str | 
             found.append(match.group(1) if match else None)
         how = f"the pattern {pattern!r}" if pattern else "the file names"
     missing = sum(f is None for f in found)
+    # A file without an ID is its own patient; the number keeps normal/1.png and pneumonia/1.png apart.
+    ids = np.array([f if f is not None else f"file {i}: {p.name}" for i, (f, p) in enumerate(zip(found, paths))],
+                   dtype=object)
+    if quiet:
+        return ids
     if missing == len(paths) and paths:
-        raise RadkitError(f"No patient ID was found for any of the {len(paths)} files using {how} "
-                          f"(first file: {paths[0].name}).",
-                          "Give pattern=r'...(ID)...' matching your file names, or a CSV file with csv=, "
-                          "file_column= and patient_column=.")
-    ids = np.array([f if f is not None else f"file:{p.name}" for f, p in zip(found, paths)], dtype=object)
-    if not quiet:
+        print(f"Warning: no patient ID was found in {how} (e.g. {paths[0].name}), so each file counts as its "
+              "own patient. If one patient has several files, give pattern=r'...(ID)...' matching the file "
+              "names, or csv=, file_column= and patient_column=.")
+    else:
         print(f"Patient IDs from {how}: {len(set(ids))} patients for {len(paths)} files"
               + (f"; {missing} file(s) without an ID each count as their own patient (e.g. "
                  f"{next(p.name for f, p in zip(found, paths) if f is None)})." if missing else "."))
@@ -509,8 +513,8 @@ class ImageFolder:
             if missing:  # val (and test) as fractions of train/
                 where[carve] = _assign(self.labels[carve], None if groups is None else groups[carve],
                                        missing, rng, self.label_names, within="train/")
-            kept = [s for s in ("val", "test") if s not in missing and (where == s).any()]
-            print(f"Kept the folder's own {' and '.join(['train/'] + [s + '/' for s in kept])}"
+            kept = ["train/"] + [s + "/" for s in ("val", "test") if s not in missing and (where == s).any()]
+            print(f"Kept the folder's own {', '.join(kept[:-1]) + ' and ' + kept[-1] if len(kept) > 1 else kept[0]}"
                   + (f"; {' and '.join(missing)} taken from train/" + (" by patient" if groups is not None else "")
                      if missing else "") + ".")
         pick = lambda s: (self.images[where == s], self.labels[where == s])  # noqa: E731
@@ -524,7 +528,7 @@ class ImageFolder:
             ids = patient_ids(self.paths, quiet=True)
         except RadkitError:
             return None
-        return None if any(str(i).startswith("file:") for i in ids) else ids
+        return None if any(str(i).startswith("file ") for i in ids) else ids
 
     def _suggest_groups(self) -> None:
         ids = self._detected_groups()
@@ -559,10 +563,10 @@ def _assign(labels, groups, fractions: dict, rng, label_names, within: str = "")
         return where
     # Whole patients: go through them in random order (largest first) and give each to the split that
     # is furthest below its share of the patient's labels.
-    groups = np.asarray(groups, dtype=object)
-    patients = list(dict.fromkeys(groups[rng.permutation(len(groups))]))
-    members = {g: np.flatnonzero(groups == g) for g in patients}
-    patients.sort(key=lambda g: -len(members[g]))
+    _, patient_of = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    by_patient = np.argsort(patient_of, kind="stable")
+    members = np.split(by_patient, np.cumsum(np.bincount(patient_of))[:-1])
+    patients = sorted(rng.permutation(len(members)), key=lambda g: -len(members[g]))
     totals = np.bincount(labels, minlength=len(label_names)).astype(float)
     target = {"train": totals * (1 - sum(fractions.values()))}  # first, so that ties go to train
     target.update({s: totals * f for s, f in fractions.items()})

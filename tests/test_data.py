@@ -293,13 +293,14 @@ def test_patient_ids_from_names_pattern_and_csv(tmp_path, capsys):
              "NORMAL2-IM-1427-0001.jpeg", "00001234_002.png", "00001234_000.png", "scan.png"]
     ids = data.patient_ids(names)
     assert ids.tolist() == ["person12", "person12", "IM-0115", "NORMAL2-IM-1427", "00001234", "00001234",
-                            "file:scan.png"]
+                            "file 6: scan.png"]
     assert "1 file(s) without an ID each count as their own patient" in capsys.readouterr().out
     assert data.patient_ids(["p7-a.png", "p7-b.png", "p8-a.png"], pattern=r"^(p\d+)-").tolist() == ["p7", "p7", "p8"]
     with pytest.raises(RadkitError, match="no group in brackets"):
         data.patient_ids(names, pattern=r"person\d+")
-    with pytest.raises(RadkitError, match="No patient ID was found"):
-        data.patient_ids(["a.png", "b.png"])
+    capsys.readouterr()
+    assert data.patient_ids(["normal/1.png", "pneumonia/1.png"]).tolist() == ["file 0: 1.png", "file 1: 1.png"]
+    assert "Warning: no patient ID was found" in capsys.readouterr().out
     table = tmp_path / "labels.csv"
     table.write_text("Image Index,Finding Labels,Patient ID\n00000001_000.png,Cardiomegaly,1\n"
                      "00000001_001.png,No Finding,1\n00000002_000.png,Mass,2\n")

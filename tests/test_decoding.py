@@ -135,6 +135,8 @@ CORPUS = {
     "animated.gif": (_animated, lambda path: RAMP),  # the first frame, unchanged
     "still.gif": (_save(RAMP), lambda path: RAMP),
     "palette.png": (lambda path: Image.fromarray(RAMP).convert("P").save(path), lambda path: RAMP),
+    # A grey PNG whose value 50 is marked transparent (tRNS): drawn on black, like the page.
+    "grey_key.png": (_save(RAMP, transparency=50), lambda path: np.where(RAMP == 50, 0, RAMP).astype(np.uint8)),
     "bilevel.png": (_save(RAMP > 120), lambda path: np.where(RAMP > 120, 255, 0).astype(np.uint8)),
     # 16-bit: the top 8 bits (value // 256), as the browser shows it; a uniform image stays uniform grey.
     "sixteen.png": (_save(DEEP), lambda path: (DEEP >> 8).astype(np.uint8)),

@@ -527,3 +527,25 @@ def test_shared_folder_of_many_series_lists_them_and_loads_by_number():
     number, listed = next((int(line.split(".")[0]), line) for line in lines if ", CT, UID" in line)
     series = dicom.load_series(SHARED_DICOM, series=number)
     assert series.header.Modality == "CT" and str(series.header.SeriesInstanceUID)[:24] in listed
+
+
+# Catches: saving the de-identified copy over the original scan (or any file radkit did not write),
+# while re-saving radkit's own output (running a cell twice) still works.
+def test_save_never_overwrites_a_file_radkit_did_not_write(tmp_path):
+    original = tmp_path / "patient.dcm"
+    original.write_bytes(dicom.example_path("CT_small.dcm").read_bytes())
+    ds = dicom.read(original)
+    dicom.deidentify(ds)
+    with pytest.raises(RadkitError, match="did not write it"):
+        dicom.save(ds, original)
+    assert original.read_bytes() == dicom.example_path("CT_small.dcm").read_bytes()
+    copy = dicom.save(ds, tmp_path / "anonymous.dcm")
+    assert dicom.save(ds, copy) == copy  # its own file: replaced
+    picture = np.zeros((4, 4), np.uint8)
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(b"the user's own picture")
+    with pytest.raises(RadkitError, match="did not write it"):
+        dicom.save_png(picture, mine)
+    assert mine.read_bytes() == b"the user's own picture"
+    png = dicom.save_png(picture, tmp_path / "ours.png")
+    assert dicom.save_png(picture, png) == png

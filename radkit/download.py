@@ -42,22 +42,23 @@ STALE_SECONDS = DEADLINE_SECONDS + 10 * 60  # older than any download still runn
 FILE_MODE = 0o644  # readable by every account: an instructor's copied cache works for the learners
 
 
-def md5sum(path: Path) -> str:
-    """The MD5 checksum of a file, as 32 hex digits."""
-    digest = hashlib.md5()
+def checksum(path: Path, algorithm: str = "md5") -> str:
+    """A file's checksum (its fingerprint) in hex digits: ``"md5"`` (dataset cards) or ``"sha256"``."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def md5sum(path: Path) -> str:
+    """The MD5 checksum of a file, as 32 hex digits."""
+    return checksum(path, "md5")
 
 
 def sha256sum(path: Path) -> str:
     """The SHA-256 checksum of a file, as 64 hex digits (pretrained weights are checked with it)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return checksum(path, "sha256")
 
 
 def clean_stale_downloads(folder: Path, older_than: float = STALE_SECONDS) -> list[Path]:

@@ -24,7 +24,6 @@ instructor works from the learners' accounts too.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import shutil
@@ -33,20 +32,11 @@ import tempfile
 from pathlib import Path
 
 from radkit import config, registry
+from radkit.download import md5sum, sha256sum
 from radkit.errors import RadkitError
 
 MANIFEST = "radkit-pack.json"
 VERIFIED, DIFFERS, NO_CHECKSUM = "verified", "differs from the official file", "no official checksum"
-
-
-def _digests(path: Path) -> tuple[str, str]:
-    """SHA-256 and MD5 of a file, read once."""
-    sha, md5 = hashlib.sha256(), hashlib.md5()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(chunk)
-            md5.update(chunk)
-    return sha.hexdigest(), md5.hexdigest()
 
 
 def _copy_readable(source: Path, target: Path) -> None:
@@ -123,8 +113,8 @@ def make_pack(target, sources=None, quiet: bool = False) -> dict:
             raise RadkitError(f"{destination} is already there and RadKit did not put it there.",
                               "RadKit never overwrites files it did not create: use a new, empty folder.")
         _copy_readable(path, destination)
-        sha256, md5 = _digests(destination)
-        status = NO_CHECKSUM if official_md5 is None else (VERIFIED if md5 == official_md5 else DIFFERS)
+        sha256 = sha256sum(destination)
+        status = NO_CHECKSUM if official_md5 is None else (VERIFIED if md5sum(destination) == official_md5 else DIFFERS)
         entries.append({"dataset": key, "path": inside, "bytes": destination.stat().st_size, "sha256": sha256,
                         "status": status})
     if not entries:
@@ -180,7 +170,7 @@ def verify_pack(folder) -> list[dict]:
             problem = "missing"
         elif not path.stat().st_mode & stat.S_IROTH:
             problem = "not readable by other users (run `chmod -R a+rX` on the pack)"
-        elif path.stat().st_size != entry["bytes"] or _digests(path)[0] != entry["sha256"]:
+        elif path.stat().st_size != entry["bytes"] or sha256sum(path) != entry["sha256"]:
             problem = "changed since the pack was made (damaged copy?)"
         rows.append({"path": entry["path"], "dataset": entry["dataset"], "ok": not problem, "problem": problem})
     return rows

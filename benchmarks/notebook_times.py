@@ -4,6 +4,7 @@
     python benchmarks/notebook_times.py 02 03 --modes fast
     python benchmarks/notebook_times.py --write         # also save the full run's outputs and Time line
     python benchmarks/notebook_times.py --json times.json   # also save the figures (INSTRUCTORS.md uses them)
+    python benchmarks/notebook_times.py --modes full --write --keep-time-lines   # refresh outputs only
 
 Instructors: run this on one workshop laptop to plan the day. The notebooks'
 **Time:** lines come from this script (``--write``), with the teaching and
@@ -109,6 +110,9 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["fast", "full"], choices=["fast", "full"])
     parser.add_argument("--write", action="store_true", help="write the Time line into each solution notebook")
     parser.add_argument("--json", help="also save the figures to this JSON file")
+    parser.add_argument("--keep-time-lines", action="store_true",
+                        help="with --write: store the outputs but leave the Time lines as they are "
+                             "(for a run on a busy machine, whose timings would mislead)")
     args = parser.parse_args()
 
     notebooks = sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb"))
@@ -129,8 +133,9 @@ def main() -> None:
         if args.write:
             # The stored outputs are those of the full run (what a learner sees), when there was one.
             nb = runs["full"][1] if "full" in runs else nbformat.read(path, as_version=4)
-            line = time_line(path.name[:2], took.get("full"), took.get("fast"))
-            nb.cells[0].source = TIME_LINE.sub(lambda _: line, nb.cells[0].source, count=1)
+            if not args.keep_time_lines:
+                line = time_line(path.name[:2], took.get("full"), took.get("fast"))
+                nb.cells[0].source = TIME_LINE.sub(lambda _: line, nb.cells[0].source, count=1)
             nbformat.write(nb, path)
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": f"{os.cpu_count()} logical cores, Python "

@@ -254,7 +254,8 @@ def chest_xrays_multi(n: int, size: int = 64, seed: int = 0) -> dict:
     """Draw ``n`` phantom films with several findings, and patients, age, sex and view (notebook 06).
 
     Like the NIH subset: several films per patient for some, findings that
-    often come together, and AP (bedside) films more common among the sick.
+    often come together, one rare finding (nodules: too few to judge), and
+    AP (bedside) films more common among the sick.
     Returns ``images``, ``labels`` (n, 4), ``findings`` and ``info``
     (``patient``, ``age``, ``sex``, ``view`` arrays).
     """
@@ -265,7 +266,7 @@ def chest_xrays_multi(n: int, size: int = 64, seed: int = 0) -> dict:
     for s in sick:
         found = []
         if s:
-            found = [f for f, p in zip(MULTI_FINDINGS, (0.6, 0.4, 0.3, 0.25)) if rng.random() < p] or ["Pneumonia"]
+            found = [f for f, p in zip(MULTI_FINDINGS, (0.6, 0.4, 0.3, 0.05)) if rng.random() < p] or ["Pneumonia"]
         chosen.append(found)
         views.append("AP" if rng.random() < (0.6 if found else 0.35) else "PA")
     films = [chest_xray_multi(size, f, v, seed=int(s)) for f, v, s in zip(chosen, views, rng.integers(0, 2**31, n))]

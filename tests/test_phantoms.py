@@ -56,3 +56,24 @@ def test_mri_volume_and_left_atrium_label():
     assert rows.mean() > 24, "the left atrium lies at the back of the heart (lower half of the image)"
     many = phantoms.cardiac_mris(2, (8, 32, 32), seed=0)
     assert many["volumes"].shape == (2, 8, 32, 32) and many["labels"].shape == (2, 8, 32, 32)
+
+
+# Catches: a multi-finding phantom whose label does not match its drawing (e.g. an effusion that is not drawn).
+def test_multi_finding_phantoms_draw_what_they_label():
+    plain = phantoms.chest_xray_multi(64, (), "PA", seed=5)["image"].astype(float)
+    for finding in phantoms.MULTI_FINDINGS:
+        film = phantoms.chest_xray_multi(64, (finding,), "PA", seed=5)
+        assert film["labels"][phantoms.MULTI_FINDINGS.index(finding)] == 1 and film["labels"].sum() == 1
+        assert np.abs(film["image"].astype(float) - plain).max() > 30, f"{finding} is not visible"
+    tag = phantoms.chest_xray_multi(64, (), "AP", seed=5)["image"][4:6, 48:58]
+    assert tag.mean() > 200, "an AP (bedside) film carries its bright tag in the top corner"
+
+
+# Catches: an "other scanner" that changes nothing, changes the shape, or is not repeatable.
+def test_other_scanner_changes_the_capture_not_the_shape():
+    films = phantoms.chest_xrays(3, size=48, seed=0)["images"]
+    for kind in phantoms.SCANNERS:
+        out = phantoms.other_scanner(films, kind, seed=1)
+        assert out.shape == films.shape and out.dtype == np.uint8
+        assert np.abs(out.astype(float) - films).mean() > 3, kind
+        assert np.array_equal(out, phantoms.other_scanner(films, kind, seed=1))

@@ -210,8 +210,9 @@ class Volumes:
         """Say which data this is, how many scans, their size and voxel size."""
         kind = "REAL scans" if self.is_real else "PRACTICE PHANTOMS (generated, not real patients)"
         shapes = np.array([v.shape for v in self.images])
+        smallest, largest = tuple(int(v) for v in shapes.min(0)), tuple(int(v) for v in shapes.max(0))
         print(f"{self.source}: {kind}")
-        print(f"  {len(self)} scans, sizes {tuple(shapes.min(0))} to {tuple(shapes.max(0))} voxels, "
+        print(f"  {len(self)} scans, sizes {smallest} to {largest} voxels, "
               f"voxel size {self.spacings[0]} mm" + (f", orientation {self.orientation}" if self.orientation else ""))
         print(f"  labels: " + ", ".join(f"{i} = {n}" for i, n in enumerate(self.label_names)))
         for note in self.notes:

@@ -13,6 +13,10 @@ straight from ``radkit.data`` and does what the notebooks explain:
   well by always answering the common label;
 - **early stopping**: training stops when the validation AUC has not improved
   for ``patience`` epochs, and the best weights are put back.
+- **masks** (notebook 08): when the model answers per pixel, the labels are
+  masks shaped like the pictures; the loss is Dice + cross-entropy, early
+  stopping watches the validation Dice, and augmentation moves each mask with
+  its picture.
 
 It returns Keras' own ``History``; ``plot_history(history)`` draws the curves.
 """
@@ -145,7 +149,7 @@ def _mask_augmenter(settings: dict, seed: int):
             batch = layer(batch, training=True)
         return batch["images"], batch["segmentation_masks"]
 
-    return move_together
+    return _tf().autograph.experimental.do_not_convert(move_together)  # plain Keras calls: nothing to convert
 
 
 def _check_masks(masks, images: np.ndarray, what: str) -> np.ndarray:

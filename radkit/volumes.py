@@ -29,6 +29,7 @@ HIPPOCAMPUS_FOLDER = "Task04_Hippocampus"
 HIPPOCAMPUS_LABELS = ("background", "anterior", "posterior")
 PHANTOM_LABELS = ("background", "left atrium")
 PHANTOM_SPACING = (2.5, 1.25, 1.25)  # mm: thick slices, fine in-plane, as on a cardiac MRI
+PHANTOM_SHAPE = (32, 64, 64)  # about as many slices per scan as a hippocampus scan, so lessons train alike
 PLANES = {"R": "sagittal", "L": "sagittal", "A": "coronal", "P": "coronal", "S": "axial", "I": "axial"}
 
 
@@ -210,8 +211,9 @@ class Volumes:
         """Say which data this is, how many scans, their size and voxel size."""
         kind = "REAL scans" if self.is_real else "PRACTICE PHANTOMS (generated, not real patients)"
         shapes = np.array([v.shape for v in self.images])
+        smallest, largest = tuple(int(v) for v in shapes.min(0)), tuple(int(v) for v in shapes.max(0))
         print(f"{self.source}: {kind}")
-        print(f"  {len(self)} scans, sizes {tuple(shapes.min(0))} to {tuple(shapes.max(0))} voxels, "
+        print(f"  {len(self)} scans, sizes {smallest} to {largest} voxels, "
               f"voxel size {self.spacings[0]} mm" + (f", orientation {self.orientation}" if self.orientation else ""))
         print(f"  labels: " + ", ".join(f"{i} = {n}" for i, n in enumerate(self.label_names)))
         for note in self.notes:
@@ -269,7 +271,7 @@ def load_phantom_mri(n: int = 24, seed: int = 0) -> Volumes:
     """Practice MRI-like volumes with a left-atrium-like label, drawn by radkit (offline default, notebook 08)."""
     from radkit.phantoms import cardiac_mris
 
-    drawn = cardiac_mris(n, seed=seed)
+    drawn = cardiac_mris(n, shape=PHANTOM_SHAPE, seed=seed)
     return Volumes(list(drawn["volumes"]), list(drawn["labels"].astype(np.uint8)), [PHANTOM_SPACING] * n,
                    [f"phantom {i:03d}" for i in range(n)], PHANTOM_LABELS, "RadKit phantom cardiac MRI", False,
                    notes=["slices along the first axis; not real patients"])

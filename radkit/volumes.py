@@ -90,6 +90,11 @@ def _refuse_overwrite(path: Path, overwrite: bool) -> None:
                           "Choose another name, or pass overwrite=True to replace it.")
 
 
+def _replace_if(overwrite: bool):
+    """For dicom._write_atomically: replace an existing file only when the caller said overwrite=True."""
+    return (lambda path: True) if overwrite else None
+
+
 def write_nifti(array, path, spacing=(1.0, 1.0, 1.0), affine=None, overwrite: bool = False) -> Path:
     """Save a 3-D array as a NIfTI file (never half-written) with its voxel size in mm (notebook 08)."""
     import nibabel
@@ -112,7 +117,8 @@ def write_nifti(array, path, spacing=(1.0, 1.0, 1.0), affine=None, overwrite: bo
     data = image.to_bytes()
     if path.name.endswith(".gz"):
         data = gzip.compress(data, mtime=0)
-    return _write_atomically(path, lambda temporary: Path(temporary).write_bytes(data))
+    return _write_atomically(path, lambda temporary: Path(temporary).write_bytes(data),
+                             _replace_if(overwrite))
 
 
 # ---------------------------------------------------------------- DICOM series <-> NIfTI
@@ -458,4 +464,5 @@ def save_gif(volume, path, truth=None, pred=None, orientation: str = "", fps: in
         rgb = np.repeat(np.repeat(rgb, zoom, axis=0), zoom, axis=1)  # bigger, with crisp voxels
         frames.append(Image.fromarray(np.round(rgb * 255).astype(np.uint8)))
     return _write_atomically(path, lambda temporary: frames[0].save(
-        temporary, format="GIF", save_all=True, append_images=frames[1:], duration=int(1000 / fps), loop=0))
+        temporary, format="GIF", save_all=True, append_images=frames[1:], duration=int(1000 / fps), loop=0),
+        _replace_if(overwrite))

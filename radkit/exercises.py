@@ -214,6 +214,11 @@ class Exercise:
         self.passed = True
         print(f"{self.name}: correct! Well done.")
 
+    @property
+    def solution_code(self) -> str:
+        """The worked solution as runnable code (what ``solution()`` prints; the walk-through test runs it)."""
+        return self._solution
+
     def hint(self) -> None:
         """Print a hint."""
         print(f"Hint for {self.name}: {self._hint}")

@@ -77,8 +77,7 @@ def test_every_link_resolves(notebook):
 
 # Catches a solution() text that differs from the notebook's own answer, so the walk-through would test
 # one answer while the learner sees another.
-# 09's q3 solution text quotes differently from its notebook cell: helper learn-b owns both; remove once merged.
-PENDING_SOLUTION_TEXT = {"09_browser_app.ipynb"}
+PENDING_SOLUTION_TEXT: set[str] = set()  # notebooks whose solution() text is being fixed on another branch
 
 
 @pytest.mark.parametrize("notebook", [

@@ -24,10 +24,7 @@ CHECK = re.compile(r"\b(q\d+)\.check\(")
 # Notebooks whose fixes for issue 9 land from other branches (found by this test on branch learn-a: exercises
 # without wrong= answers; 05 cell 23 and 09 cell 25 need an exercise's answer; 09 Exercise 1 crashes with
 # its blank). Expected to fail until those branches are merged; remove each entry once its notebook passes.
-PENDING = {"01_medical_images.ipynb": "helper dicom adds wrong= answers",
-           "04_transfer_learning.ipynb": "helper learn-b adds wrong= answers",
-           "05_explainability.ipynb": "helper learn-b: wrong= answers; cell 23 must not need Exercise 1",
-           "09_browser_app.ipynb": "helper learn-b: wrong= answers; Exercise 1 crashes; the demo needs Exercise 2"}
+PENDING = {"01_medical_images.ipynb": "helper dicom adds wrong= answers"}
 
 
 def output_text(cell) -> str:

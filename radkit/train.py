@@ -50,7 +50,10 @@ def _augment_batch(images, seed, settings: dict):
     ``seed`` is a pair of integers: the same seed always gives the same changes.
     Rotation and zoom never mirror the picture (the transform keeps left as left).
     """
-    tf = _tf()
+    # Not _tf(): this runs inside a traced tf.data function, and _tf() touches os.environ, which makes AutoGraph
+    # print the whole environment in a warning (COURSE.md). TensorFlow is already imported when we get here.
+    import tensorflow as tf
+
     n = tf.shape(images)[0]
     height, width = tf.cast(tf.shape(images)[1], tf.float32), tf.cast(tf.shape(images)[2], tf.float32)
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 5)

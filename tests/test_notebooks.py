@@ -77,7 +77,13 @@ def test_every_link_resolves(notebook):
 
 # Catches a solution() text that differs from the notebook's own answer, so the walk-through would test
 # one answer while the learner sees another.
-@pytest.mark.parametrize("notebook", sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.name)
+PENDING_SOLUTION_TEXT: set[str] = set()  # notebooks whose solution() text is being fixed on another branch
+
+
+@pytest.mark.parametrize("notebook", [
+    pytest.param(p, marks=pytest.mark.xfail(reason="fixed on learn-b's branch", strict=False))
+    if p.name in PENDING_SOLUTION_TEXT else p
+    for p in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))], ids=lambda p: p.name)
 def test_solution_text_is_the_notebooks_answer(notebook):
     import importlib
 

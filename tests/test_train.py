@@ -139,3 +139,37 @@ def test_label_count_mismatch_and_bad_range(tiny):
         train.fit(model, (tiny[0][0], tiny[0][1] + 1), tiny[1], epochs=1, verbose=False)
     with pytest.raises(RadkitError, match="0 to 1"):
         train.fit(model, (tiny[0][0][..., None].astype(np.float32), tiny[0][1]), tiny[1], epochs=1, verbose=False)
+
+
+# Catches AutoGraph printing the whole environment (every variable, tokens included) into a notebook's output
+# when traced augmentation code touches os.environ (it appeared in notebook 02's stored output). A fresh process,
+# because AutoGraph warns only the first time it converts a function.
+def test_training_with_augmentation_does_not_print_the_environment(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import numpy as np, radkit\nfrom radkit import models, train\n"
+              "x = np.random.default_rng(0).integers(0, 255, (64, 16, 16), dtype=np.uint8)\n"
+              "y = np.arange(64) % 2\n"
+              "train.fit(models.small_cnn((16, 16, 1), filters=(4,)), (x, y), (x, y), epochs=1, verbose=False)\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-500:]
+    assert "environ(" not in run.stdout + run.stderr
+
+
+# Catches epoch axes with fractional ticks ("epoch 2.5") on short runs (issue 9 §5).
+def test_plot_history_epoch_ticks_are_whole_numbers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    class History:
+        history = {"loss": [0.7, 0.5, 0.4], "val_loss": [0.8, 0.6, 0.6], "auc": [0.6, 0.8, 0.9],
+                   "val_auc": [0.5, 0.7, 0.7]}
+        best_epoch = 2
+
+    fig = train.plot_history(History())
+    fig.canvas.draw()
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks

@@ -668,13 +668,17 @@ def plot_precision_recall(result: dict, class_names, ax=None):
     return ax
 
 
-def count_objects(labels_per_picture, n_classes: int, scores_per_picture=None, threshold: float = 0.5) -> np.ndarray:
-    """How many objects of each class each picture has (detections with score >= ``threshold``), shape (pictures, classes)."""
+def count_objects(labels_per_picture, n_classes: int, scores_per_picture=None, threshold=0.5) -> np.ndarray:
+    """How many objects of each class each picture has (detections with score >= ``threshold``), shape (pictures, classes).
+
+    ``threshold`` is one number, or one per class (choose them on validation pictures).
+    """
+    limits = np.broadcast_to(np.asarray(threshold, dtype=float), (n_classes,))
     counts = []
     for i, labels in enumerate(labels_per_picture):
         labels = np.asarray(labels, dtype=int)
         if scores_per_picture is not None:
-            labels = labels[np.asarray(scores_per_picture[i]) >= threshold]
+            labels = labels[np.asarray(scores_per_picture[i]) >= limits[labels]]
         counts.append(np.bincount(labels, minlength=n_classes)[:n_classes])
     return np.array(counts, dtype=int).reshape(-1, n_classes)
 
@@ -878,3 +882,19 @@ def load_blood_cells(size=(120, 160), source: str = "auto", seed: int = 0) -> Bo
                        "original_size": tuple(int(v) for v in part.sizes[0])}
     return BoxDataset("BCCD blood cell detection", "github.com/Shenggan/BCCD_Dataset (MIT)", True,
                       list(BLOOD_CLASSES), *splits, labels=labels, info=info)
+
+
+def choose_count_thresholds(found, truth_counts, candidates=np.arange(0.05, 0.95, 0.05)) -> np.ndarray:
+    """For each class, the confidence threshold whose counts are closest to the truth (notebook 07).
+
+    ``found`` holds one ``(boxes, labels, scores)`` per picture, ``truth_counts``
+    the true counts (pictures, classes). Use validation pictures, never the test ones.
+    """
+    truth_counts = np.asarray(truth_counts)
+    labels, scores = [f[1] for f in found], [f[2] for f in found]
+
+    def error(threshold, k):  # mean relative count error of class k
+        counted = count_objects(labels, truth_counts.shape[1], scores, threshold)[:, k]
+        return np.mean(np.abs(counted - truth_counts[:, k]) / np.maximum(truth_counts[:, k], 1))
+
+    return np.array([min(candidates, key=lambda t: error(t, k)) for k in range(truth_counts.shape[1])])

@@ -443,6 +443,9 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
     - ``schedule``: ``"cosine"`` (the step size shrinks smoothly to zero by the last epoch: big steps
       first, fine ones at the end), ``"plateau"`` (halved when validation stops improving) or ``None``.
     - ``verbose``: True (one line per epoch), False (silent), or Keras' own 1 or 2.
+    - Boxes as labels (notebook 07): for a ``box_regressor``, one box per picture (N, 4) in pixels; for a
+      ``centre_detector``, ``radkit.boxes.pad(boxes, labels)``. Augmentation then moves each box with its
+      picture (``augment={"flip": True}`` only for pictures with no left or right, such as smears).
 
     Returns Keras' ``History`` with ``.history`` (numbers per epoch), ``.best_epoch`` and ``.seconds``.
     """

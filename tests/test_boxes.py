@@ -108,6 +108,8 @@ def test_map_needs_overlap_and_the_right_class():
 def test_counts():
     counts = boxes.count_objects([[0, 0, 1], [2]], 3, [[0.9, 0.2, 0.8], [0.7]], threshold=0.5)
     np.testing.assert_array_equal(counts, [[1, 1, 0], [0, 0, 1]])
+    per_class = boxes.count_objects([[0, 0, 1], [2]], 3, [[0.9, 0.2, 0.8], [0.7]], threshold=[0.1, 0.9, 0.5])
+    np.testing.assert_array_equal(per_class, [[2, 0, 0], [0, 0, 1]])
 
 
 # Cardiothoracic ratio by hand: heart 50 px wide, thorax 80 px wide.
@@ -200,3 +202,11 @@ def test_four_real_formats_agree(shared_data):
         for name, found in zip(table.files, table.boxes):
             # CSV and COCO hold whole pixels, VOC (CVAT) two decimals, YOLO six digits of a fraction.
             np.testing.assert_allclose(np.sort(found, 0), np.sort(reference[name], 0), atol=0.6)
+
+
+# Catches a threshold chooser that ignores the truth: two of three boxes are real cells, so the threshold
+# must fall between the second (0.8) and third (0.2) score; the first candidate there is 0.25.
+def test_count_thresholds_follow_the_truth():
+    found = [(np.zeros((3, 4)), np.array([0, 0, 0]), np.array([0.9, 0.8, 0.2]))]
+    assert boxes.choose_count_thresholds(found, [[2]])[0] == pytest.approx(0.25)
+    assert boxes.choose_count_thresholds(found, [[3]])[0] == pytest.approx(0.05)

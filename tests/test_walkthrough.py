@@ -24,7 +24,7 @@ CHECK = re.compile(r"\b(q\d+)\.check\(")
 # Notebooks whose fixes for issue 9 land from other branches (found by this test on branch learn-a: exercises
 # without wrong= answers; 05 cell 23 and 09 cell 25 need an exercise's answer; 09 Exercise 1 crashes with
 # its blank). Expected to fail until those branches are merged; remove each entry once its notebook passes.
-PENDING = {"01_medical_images.ipynb": "helper dicom adds wrong= answers"}
+PENDING: dict[str, str] = {}  # notebook name -> why its walk-through is expected to fail (none now)
 
 
 def output_text(cell) -> str:

@@ -14,10 +14,6 @@ NOTEBOOKS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")) + sorted(
 HEADING = re.compile(r"^#{2,4}\s*Exercise\s+(\d+)\b", re.MULTILINE)
 CALL = re.compile(r"\bq(\d+)\.(check|hint|solution)\(")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-# Notebooks the course plans and other branches add (the names agreed in the brief). Until they are merged a link
-# to one is reported as an expected failure, not a pass; once the file exists the link is checked like any other.
-PLANNED = {"06_multilabel_and_unlabelled_data.ipynb", "07_detection.ipynb", "08_segmentation.ipynb",
-           "10_responsible_ai.ipynb"}
 
 
 def exercise_pairs(nb) -> list[tuple[int, list[int], int]]:
@@ -70,9 +66,7 @@ def test_every_link_resolves(notebook):
             path = target.split("#")[0]
             if path and not (notebook.parent / path).exists():
                 broken.append(target)
-    assert not [t for t in broken if t not in PLANNED], f"links to files that do not exist: {broken}"
-    if broken:
-        pytest.xfail(f"links to planned notebooks not merged yet: {broken}")
+    assert not broken, f"links to files that do not exist: {broken}"
 
 
 # Catches a solution() text that differs from the notebook's own answer, so the walk-through would test

@@ -5,6 +5,7 @@
     python3 run.py test tests/test_data.py -x   # set up, then run only some tests
     python3 run.py doctor    # set up, then check this computer is ready
     python3 run.py fetch pneumoniamnist --size 28 --size 64   # download datasets now (before a workshop)
+    python3 run.py pack /media/usb/radkit-pack   # every dataset file in one folder for a workshop (INSTRUCTORS.md)
 
 On Windows type ``py run.py course``. Safe to run again: it installs only
 what changed. Everything goes into a private folder ``.venv`` inside the
@@ -135,7 +136,7 @@ def lab_command(python: Path, extra: list) -> list:
 def main() -> None:
     action = sys.argv[1] if len(sys.argv) > 1 else "course"
     extra = sys.argv[2:]
-    if action not in ("course", "test", "doctor", "fetch"):
+    if action not in ("course", "test", "doctor", "fetch", "pack"):
         print(__doc__)
         sys.exit(2)
     python = ensure_python_packages()
@@ -145,7 +146,7 @@ def main() -> None:
         say("Opening the course in JupyterLab. Start with 00_start_here.ipynb. Stop with Ctrl+C.")
         os.chdir(ROOT)
         run(lab_command(python, extra), env=env)
-    elif action in ("doctor", "fetch"):  # the radkit command, without needing it on the PATH
+    elif action in ("doctor", "fetch", "pack"):  # the radkit command, without needing it on the PATH
         run([python, "-m", "radkit", action, *extra], env=env)
     else:
         ensure_browser_tools()

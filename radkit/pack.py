@@ -58,19 +58,20 @@ def _wanted_files(sources: list[Path]) -> list[tuple[str, Path, str, str | None]
     """(dataset key, file found, path inside the pack, official MD5 or None) for everything to pack."""
     wanted, taken = [], set()
     for key, dataset in registry.DATASETS.items():
+        name = dataset.folder_name
         for file in dataset.files.values():
             for source in sources:
-                candidate = next((c for c in (source / key / file.name, source / file.name) if c.is_file()), None)
+                candidate = next((c for c in (source / name / file.name, source / file.name) if c.is_file()), None)
                 if candidate is not None:
-                    wanted.append((key, candidate, f"{key}/{file.name}", file.md5))
+                    wanted.append((key, candidate, f"{name}/{file.name}", file.md5))
                     taken.add(candidate.resolve())
                     break
         for source in sources:
-            folder = source / key
+            folder = source / name
             if folder.is_dir():
                 for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
                     if path.resolve() not in taken:
-                        wanted.append((key, path, f"{key}/{path.relative_to(folder).as_posix()}", None))
+                        wanted.append((key, path, f"{name}/{path.relative_to(folder).as_posix()}", None))
                         taken.add(path.resolve())
                 break
     return wanted

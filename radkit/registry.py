@@ -42,6 +42,12 @@ class Dataset:
     splits: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)  # variant (e.g. image size) -> DataFile
     notes: str = ""
+    folder: str = ""  # the dataset's folder inside a data folder, when it is not named like the key
+
+    @property
+    def folder_name(self) -> str:
+        """The folder this dataset's files live in, inside RADKIT_LOCAL_DATA or the data folder."""
+        return self.folder or self.key
 
     def file(self, variant) -> DataFile:
         """The file for one variant (for MedMNIST, the image size: 28, 64, 128 or 224)."""
@@ -182,6 +188,7 @@ DATASETS: dict[str, Dataset] = {
                      "weakly-supervised classification and localization of common thorax diseases. CVPR 2017.",
             label_names=("heart",),
             splits={"films": 146},
+            folder="cxr_heart_boxes",
             notes="RadKit reads cxr_heart_boxes/BBox_List_Cardiomegaly.csv with images/ and Data_Entry_subset.csv from "
                   "RADKIT_LOCAL_DATA or the data folder, and splits by patient (60/20/20 %). Boxes are in NIH's x, y, "
                   "w, h pixels of the 1024 image. Without them notebook 07 uses the phantoms' heart boxes.",

@@ -16,6 +16,11 @@ MEDMNIST_CITATION = (
     "biomedical image classification. Scientific Data. 2023;10:41. doi:10.1038/s41597-022-01721-8"
 )
 
+MSD_CITATION = ("Antonelli M, Reinke A, Bakas S, et al. The Medical Segmentation Decathlon. Nature Communications. "
+                "2022;13:4128. doi:10.1038/s41467-022-30695-9")
+NIH_CITATION = ("Wang X, Peng Y, Lu L, et al. ChestX-ray8: Hospital-scale chest X-ray database and benchmarks on "
+                "weakly-supervised classification and localization of common thorax diseases. CVPR 2017.")
+
 
 @dataclass(frozen=True)
 class DataFile:
@@ -115,8 +120,7 @@ DATASETS: dict[str, Dataset] = {
             source="NIH Clinical Center, https://nihcc.app.box.com/v/ChestXray-NIHCC; the same PNG files one at a "
                    "time from the public cloud mirror (Google Cloud bucket gcs-public-data--healthcare-nih-chest-xray)",
             licence="Free to use with attribution: acknowledge the NIH Clinical Center",
-            citation="Wang X, Peng Y, Lu L, et al. ChestX-ray8: Hospital-scale chest X-ray database and benchmarks. "
-                     "CVPR 2017. Expert labels: Majkowska A, et al. Radiology. 2020;294:421-431.",
+            citation=NIH_CITATION + " Expert labels: Majkowska A, et al. Radiology. 2020;294:421-431.",
             label_names=("Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
                          "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening",
                          "Hernia"),
@@ -131,8 +135,7 @@ DATASETS: dict[str, Dataset] = {
             description="30 mono-modal MRI volumes of the heart (20 labelled) with the left atrium outlined.",
             source="http://medicaldecathlon.com",
             licence="CC BY-SA 4.0",
-            citation="Antonelli M, Reinke A, Bakas S, et al. The Medical Segmentation Decathlon. Nature Communications. "
-                     "2022;13:4128. doi:10.1038/s41467-022-30695-9",
+            citation=MSD_CITATION,
             label_names=("background", "left atrium"),
             splits={"labelled": 20, "unlabelled": 10},
             files={"all": DataFile("Task02_Heart.tar",
@@ -166,8 +169,7 @@ DATASETS: dict[str, Dataset] = {
                         "about 35 x 50 x 35 voxels of 1 mm, with the anterior and posterior hippocampus outlined.",
             source="http://medicaldecathlon.com (tar as MONAI's DecathlonDataset fetches it)",
             licence="CC BY-SA 4.0",
-            citation="Antonelli M, Reinke A, Bakas S, et al. The Medical Segmentation Decathlon. Nature Communications. "
-                     "2022;13:4128. doi:10.1038/s41467-022-30695-9",
+            citation=MSD_CITATION,
             label_names=("background", "anterior", "posterior"),
             splits={"labelled": 260, "unlabelled": 130},
             files={"all": DataFile("Task04_Hippocampus.tar",
@@ -184,8 +186,7 @@ DATASETS: dict[str, Dataset] = {
                         "box around the heart, drawn for the finding Cardiomegaly: every heart in this set is enlarged.",
             source="https://nihcc.app.box.com/v/ChestXray-NIHCC (BBox_List_2017.csv and the images it names)",
             licence="NIH: use unrestricted, with attribution (acknowledge the NIH Clinical Center)",
-            citation="Wang X, Peng Y, Lu L, et al. ChestX-ray8: Hospital-scale chest X-ray database and benchmarks on "
-                     "weakly-supervised classification and localization of common thorax diseases. CVPR 2017.",
+            citation=NIH_CITATION,
             label_names=("heart",),
             splits={"films": 146},
             folder="cxr_heart_boxes",

@@ -20,13 +20,14 @@ real workshop and the project's own test (tests/test_hub.py):
 | RADKIT_HUB_USERS | (none) | comma-separated learner names allowed in (empty: anyone the authenticator accepts) |
 | RADKIT_HUB_ADMINS | (none) | comma-separated instructor names |
 | RADKIT_HUB_SPAWNER | systemd if installed, else localprocess | "systemd" enforces the memory and CPU limits (what TLJH uses); "localprocess" runs each server as its system user without limits; "simple" runs every server as the hub's own user (testing only: no isolation) |
-| RADKIT_MEM_LIMIT / RADKIT_CPU_LIMIT | 3G / 1 | per learner; see INSTRUCTORS.md for the measured peak memory per notebook |
+| RADKIT_MEM_LIMIT / RADKIT_CPU_LIMIT | 4G / 1 | per learner; see INSTRUCTORS.md for the measured peak memory per notebook |
 | RADKIT_IDLE_TIMEOUT | 3600 | seconds without activity before a learner's server is stopped (their files stay) |
 | RADKIT_LOCAL_DATA | (none) | the workshop data pack every learner reads (`python3 run.py pack PATH`) |
 | RADKIT_HUB_STATE | /srv/radkit-hub | the hub's database and cookie secret |
 """
 
 import os
+import runpy
 import shutil
 import sys
 from pathlib import Path
@@ -77,8 +78,10 @@ if not spawner:
 c.JupyterHub.spawner_class = {"systemd": "systemdspawner.SystemdSpawner", "localprocess": "localprocess",
                               "simple": "simple"}[spawner]
 c.Spawner.cmd = [str(bin_dir / "jupyterhub-singleuser")]
+# The course promises nothing is sent anywhere: JupyterLab's news feed and update checks stay off (run.py's options).
+c.Spawner.args = list(runpy.run_path(str(Path(__file__).resolve().parent.parent / "run.py"))["LAB_OPTIONS"])
 c.Spawner.default_url = "/lab"
-c.Spawner.mem_limit = env("RADKIT_MEM_LIMIT", "3G")
+c.Spawner.mem_limit = env("RADKIT_MEM_LIMIT", "4G")  # notebook 04 peaks at about 3.1 GB (INSTRUCTORS.md)
 c.Spawner.cpu_limit = float(env("RADKIT_CPU_LIMIT", "1"))
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
@@ -106,7 +109,7 @@ c.Spawner.pre_spawn_hook = private_home
 if spawner == "simple":
     c.Spawner.notebook_dir = str(state / "homes" / "{username}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
-        c.Spawner.args = ["--allow-root"]  # the hub's own user is root here (a test container)
+        c.Spawner.args.append("--allow-root")  # the hub's own user is root here (a test container)
 
 # Stop servers nobody has used for an hour (files are kept); the learner restarts theirs by logging in.
 c.JupyterHub.load_roles = [{"name": "idle-culler", "services": ["idle-culler"],

@@ -1,0 +1,216 @@
+"""The course's detection data: NIH heart boxes and BCCD blood smears, with phantoms offline (notebook 07)."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from radkit import config
+from radkit.errors import RadkitError
+from radkit.boxes.formats import clip, load_boxes
+from radkit.boxes.measure import box_of_mask, count_objects, read_pictures
+
+
+# ---------------------------------------------------------------- the course's detection data
+
+@dataclass
+class BoxDataset:
+    """Pictures with their boxes, split into train, validation and test, each ``(images, boxes)`` (notebook 07).
+
+    For the heart, ``boxes`` is (N, 4): one box per film. For cells it is a list
+    with one (n, 4) array per smear, and ``labels`` holds their classes.
+    ``info`` keeps per-picture facts (file, patient, view, thorax box) split the same way.
+    """
+
+    name: str
+    source: str
+    is_real: bool
+    class_names: list[str]
+    train: tuple
+    val: tuple
+    test: tuple
+    labels: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    def describe(self) -> None:
+        """Print which data this is and how many pictures and boxes each split holds."""
+        kind = "REAL patient images" if self.is_real else "PRACTICE phantoms (generated, not real patients)"
+        print(f"Data: {self.name} - {kind}\nFrom: {self.source}")
+        print(f"Picture size: {self.train[0].shape[1]} x {self.train[0].shape[2]} pixels (height x width)")
+        for split in ("train", "val", "test"):
+            images, boxes = getattr(self, split)
+            n_boxes = sum(len(b) for b in boxes) if isinstance(boxes, list) else len(boxes)
+            print(f"  {split:5s}: {len(images):4d} pictures, {n_boxes:5d} boxes")
+
+
+def _split_by_group(groups, fractions=(0.6, 0.2), seed: int = 0):
+    """Positions of train, val and test, with every picture of one patient in the same split."""
+    rng = np.random.default_rng(seed)
+    unique = rng.permutation(np.unique(groups))
+    cut1, cut2 = int(round(len(unique) * fractions[0])), int(round(len(unique) * sum(fractions)))
+    parts = (unique[:cut1], unique[cut1:cut2], unique[cut2:])
+    return [np.flatnonzero(np.isin(groups, part)) for part in parts]
+
+
+def load_heart_boxes(size: int = 128, source: str = "auto", seed: int = 0) -> BoxDataset:
+    """Chest films with a box around the heart: the NIH radiologists' boxes when available, phantoms otherwise (notebook 07).
+
+    The real set is 146 NIH ChestX-ray14 films boxed for *Cardiomegaly*, so every
+    heart in it is enlarged. It is split by patient (60/20/20 %), never film by
+    film. Pictures are resized to ``size`` pixels and the boxes scaled with them.
+    ``info`` holds ``files``, ``patients``, ``views`` (AP or PA) and, for phantoms,
+    ``thorax_boxes`` (the box around both lungs).
+    """
+    from radkit import download, phantoms
+
+    if source not in ("auto", "real", "phantom"):
+        raise RadkitError(f"source={source!r} is not one of 'auto', 'real', 'phantom'.", "Use source='auto'.")
+    folder, reason = None, "you asked for phantoms"
+    if source != "phantom":
+        listed = download.stored_copy("cxr_heart_boxes", "BBox_List_Cardiomegaly.csv")
+        if listed is not None and (listed.parent / "images").is_dir():
+            folder = listed.parent
+        elif source == "real":
+            raise RadkitError("The NIH heart boxes (cxr_heart_boxes/BBox_List_Cardiomegaly.csv with images/) are "
+                              "not on this computer.", "See radkit.registry.get('nih_heart_boxes').notes.")
+        else:
+            reason = "the NIH heart boxes are not on this computer (see radkit.registry.get('nih_heart_boxes'))"
+    if folder is None:
+        print(f"Using PRACTICE chest films (phantoms), because: {reason}")
+        films = phantoms.chest_xrays(config.pick(600, 240), size=size, seed=seed)
+        thorax = np.stack([box_of_mask(m) for m in films["lung_masks"]])
+        n = len(films["images"])
+        parts = _split_by_group(np.arange(n), seed=seed)
+        info = {"views": np.array(["PA"] * n), "patients": np.arange(n), "thorax_boxes": thorax,
+                "files": np.array([f"phantom_{i:04d}" for i in range(n)])}
+        name, where, real, images, boxes = ("RadKit chest phantoms", "generated on this computer by radkit.phantoms",
+                                            False, films["images"], films["heart_boxes"])
+    else:
+        table = load_boxes(folder / "BBox_List_Cardiomegaly.csv", images=folder / "images")
+        images, listed_boxes = read_pictures(table, folder / "images", size=size)
+        boxes = np.concatenate(listed_boxes)
+        facts = {}
+        with open(folder / "Data_Entry_subset.csv", newline="") as handle:
+            for row in csv.DictReader(handle):
+                facts[row["Image Index"]] = row
+        info = {"files": np.array(table.files),
+                "patients": np.array([int(facts[f]["Patient ID"]) for f in table.files]),
+                "views": np.array([facts[f]["View Position"] for f in table.files]),
+                "ages": np.array([int(facts[f]["Patient Age"]) for f in table.files]),
+                "sexes": np.array([facts[f]["Patient Gender"] for f in table.files])}
+        parts = _split_by_group(info["patients"], seed=seed)
+        name, where, real = ("NIH ChestX-ray14 heart boxes (Cardiomegaly)",
+                             "NIH Clinical Center, BBox_List_2017 (Wang et al., CVPR 2017)", True)
+    split = {k: v for k, v in zip(("train", "val", "test"), parts)}
+    return BoxDataset(name, where, real, ["heart"], *((images[i], boxes[i]) for i in parts),
+                      info={s: {k: v[i] for k, v in info.items()} for s, i in split.items()})
+
+
+BLOOD_CLASSES = ["RBC", "WBC", "Platelets"]
+
+
+def phantom_smears(n: int, size=(120, 160), seed: int = 0) -> tuple[np.ndarray, list, list]:
+    """Draw ``n`` practice blood smears (grey): pale red cells, a few large dark-nucleus white cells, small platelets.
+
+    Returns pictures (n, height, width) uint8, boxes per picture and labels per picture (0 RBC, 1 WBC, 2 platelet).
+    """
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    height, width = size
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    pictures, all_boxes, all_labels = [], [], []
+    for _ in range(n):
+        image = np.full(size, 0.82, np.float32)
+        boxes, labels = [], []
+        plan = [1] * rng.integers(0, 3) + [2] * rng.integers(0, 4) + [0] * rng.integers(6, 16)
+        for label in plan:
+            radius = {0: rng.uniform(8, 11), 1: rng.uniform(14, 19), 2: rng.uniform(2.5, 4)}[label]
+            cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+            disc = (x - cx) ** 2 + (y - cy) ** 2 <= radius**2
+            if label == 0:
+                image[disc] = 0.62
+                image[(x - cx) ** 2 + (y - cy) ** 2 <= (0.45 * radius) ** 2] = 0.72  # central pallor
+            elif label == 1:
+                image[disc] = 0.7
+                for _ in range(3):  # lobed nucleus
+                    ox, oy = rng.normal(0, radius / 3, 2)
+                    image[(x - cx - ox) ** 2 + (y - cy - oy) ** 2 <= (0.4 * radius) ** 2] = 0.25
+            else:
+                image[disc] = 0.35
+            box = clip([[cx - radius, cy - radius, cx + radius, cy + radius]], size)[0]
+            if (box[2:] - box[:2] >= 2).all():
+                boxes.append(box)
+                labels.append(label)
+        image = ndimage.gaussian_filter(image, 0.8) + rng.normal(0, 0.02, size).astype(np.float32)
+        pictures.append((np.clip(image, 0, 1) * 255).astype(np.uint8))
+        all_boxes.append(np.array(boxes, np.float32).reshape(-1, 4))
+        all_labels.append(np.array(labels, int))
+    return np.stack(pictures), all_boxes, all_labels
+
+
+def load_blood_cells(size=(120, 160), source: str = "auto", seed: int = 0) -> BoxDataset:
+    """Blood smears with boxes around red cells, white cells and platelets: BCCD when available, phantoms otherwise (notebook 07).
+
+    BCCD's own train/val/test lists are used. Pictures (640 x 480 colour) become
+    grey and ``size`` (height, width) pixels, with their boxes scaled; ``info``
+    keeps each smear's file name and its boxes in the original 640 x 480 pixels.
+    Two BCCD boxes of zero size are skipped (flaws of the published set).
+    """
+    from radkit import download
+
+    if source not in ("auto", "real", "phantom"):
+        raise RadkitError(f"source={source!r} is not one of 'auto', 'real', 'phantom'.", "Use source='auto'.")
+    root, reason = None, "you asked for phantoms"
+    if source != "phantom":
+        readme = download.stored_copy("bccd", "BCCD/ImageSets/Main/test.txt")
+        if readme is not None:
+            root = readme.parents[2]
+        elif source == "real":
+            raise RadkitError("BCCD is not on this computer.", "See radkit.registry.get('bccd').")
+        else:
+            reason = "BCCD is not on this computer (see radkit.registry.get('bccd'))"
+    if root is None:
+        print(f"Using PRACTICE blood smears (phantoms), because: {reason}")
+        counts = config.pick((200, 60, 60), (80, 30, 30))
+        splits, labels, info = [], {}, {}
+        for split, n, offset in zip(("train", "val", "test"), counts, (0, 1000, 2000)):
+            pictures, boxes, classes = phantom_smears(n, size, seed=seed + offset)
+            splits.append((pictures, boxes))
+            labels[split] = classes
+            info[split] = {"files": np.array([f"smear_{offset + i:04d}" for i in range(n)]), "original_boxes": boxes,
+                           "original_size": size}
+        return BoxDataset("RadKit blood smear phantoms", "generated on this computer by radkit.boxes", False,
+                          list(BLOOD_CLASSES), *splits, labels=labels, info=info)
+    table = load_boxes(root / "Annotations", class_names=BLOOD_CLASSES, on_error="skip")
+    position = {Path(f).stem: i for i, f in enumerate(table.files)}
+    splits, labels, info = [], {}, {}
+    for split in ("train", "val", "test"):
+        names = (root / "ImageSets" / "Main" / f"{split}.txt").read_text().split()
+        part = table.select([position[n] for n in names if n in position])
+        pictures, boxes = read_pictures(part, root / "JPEGImages", size=size)
+        splits.append((pictures, boxes))
+        labels[split] = part.labels
+        info[split] = {"files": np.array(part.files), "original_boxes": part.boxes,
+                       "original_size": tuple(int(v) for v in part.sizes[0])}
+    return BoxDataset("BCCD blood cell detection", "github.com/Shenggan/BCCD_Dataset (MIT)", True,
+                      list(BLOOD_CLASSES), *splits, labels=labels, info=info)
+
+
+def choose_count_thresholds(found, truth_counts, candidates=np.arange(0.05, 0.95, 0.05)) -> np.ndarray:
+    """For each class, the confidence threshold whose counts are closest to the truth (notebook 07).
+
+    ``found`` holds one ``(boxes, labels, scores)`` per picture, ``truth_counts``
+    the true counts (pictures, classes). Use validation pictures, never the test ones.
+    """
+    truth_counts = np.asarray(truth_counts)
+    labels, scores = [f[1] for f in found], [f[2] for f in found]
+
+    def error(threshold, k):  # mean relative count error of class k
+        counted = count_objects(labels, truth_counts.shape[1], scores, threshold)[:, k]
+        return np.mean(np.abs(counted - truth_counts[:, k]) / np.maximum(truth_counts[:, k], 1))
+
+    return np.array([min(candidates, key=lambda t: error(t, k)) for k in range(truth_counts.shape[1])])

@@ -1,0 +1,216 @@
+"""Pictures with their boxes, drawing, the cardiothoracic ratio, mAP with pycocotools and counts (notebook 07)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+
+from radkit.errors import RadkitError
+from radkit.boxes.formats import BoxTable, convert
+
+# ---------------------------------------------------------------- pictures with their boxes
+
+def resize_with_boxes(image: np.ndarray, boxes, size) -> tuple[np.ndarray, np.ndarray]:
+    """Resize one grey picture to ``size`` (an int, or (height, width)) and scale its boxes with it."""
+    from PIL import Image
+
+    height, width = (size, size) if np.isscalar(size) else size
+    h0, w0 = image.shape[:2]
+    picture = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+    scale = np.array([width / w0, height / h0, width / w0, height / h0], dtype=np.float32)
+    return picture, np.asarray(boxes, dtype=np.float32).reshape(-1, 4) * scale
+
+
+def read_pictures(table: BoxTable, folder, size=None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Read the pictures of a ``BoxTable`` as grey uint8 (N, H, W), resized to ``size`` with their boxes scaled.
+
+    Without ``size`` every picture must have the same size (a stack needs it).
+    """
+    from PIL import Image
+
+    sizes = {tuple(s) for s in table.sizes}
+    if size is None and len(sizes) > 1:
+        shown = " and ".join(f"{h} x {w}" for h, w in sorted(sizes)[:2])
+        raise RadkitError(f"The pictures have different sizes ({shown} pixels, height x width), so they cannot be "
+                          "stacked as they are.",
+                          "Give size=... (for example size=256): each picture is resized and its boxes are "
+                          "scaled with it.")
+    pictures, boxes = [], []
+    for name, picture_boxes in zip(table.files, table.boxes):
+        path = Path(folder) / name
+        if not path.is_file():
+            raise RadkitError(f"The picture {name} is not in {Path(folder).name}/.",
+                              "Check that the boxes and the pictures belong together.")
+        with Image.open(path) as picture:
+            grey = np.asarray(picture.convert("L"))  # colour smears become grey; X-rays already are
+        if size is not None:
+            grey, picture_boxes = resize_with_boxes(grey, picture_boxes, size)
+        pictures.append(grey)
+        boxes.append(np.asarray(picture_boxes, dtype=np.float32))
+    return np.stack(pictures), boxes
+
+
+def draw_boxes(image, boxes=None, labels=None, class_names=None, truth=None, scores=None, ax=None,
+               title: str | None = None, colors=("tab:red", "tab:cyan", "gold", "tab:green")):
+    """Show a picture with boxes: ``boxes`` (predicted or yours) in colour, ``truth`` dashed in white (notebook 07)."""
+    import matplotlib.patches as patches
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(np.asarray(image).squeeze(), cmap="gray")
+    if truth is not None:
+        for box in np.asarray(truth, dtype=float).reshape(-1, 4):
+            ax.add_patch(patches.Rectangle(box[:2], box[2] - box[0], box[3] - box[1], fill=False,
+                                           edgecolor="white", linestyle="--", linewidth=1.5))
+    if boxes is not None:
+        boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+        labels = np.zeros(len(boxes), int) if labels is None else np.asarray(labels, int)
+        for k, (box, label) in enumerate(zip(boxes, labels)):
+            color = colors[label % len(colors)]
+            ax.add_patch(patches.Rectangle(box[:2], box[2] - box[0], box[3] - box[1], fill=False,
+                                           edgecolor=color, linewidth=1.5))
+            text = class_names[label] if class_names else ""
+            if scores is not None:
+                text += f" {scores[k]:.2f}"
+            if text.strip():
+                ax.text(box[0], box[1] - 2, text.strip(), color=color, fontsize=7)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+# ---------------------------------------------------------------- cardiothoracic ratio
+
+def box_of_mask(mask) -> np.ndarray:
+    """The smallest box around the True pixels of a mask, as [x_min, y_min, x_max, y_max]."""
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        raise RadkitError("The mask is empty, so it has no box.", "Check that the mask belongs to this picture.")
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], dtype=np.float32)
+
+
+def cardiothoracic_ratio(heart_boxes, thorax_boxes) -> np.ndarray | float:
+    """Heart width / thoracic width, from a box around the heart and one around the thorax (notebook 07).
+
+    On a PA film a ratio above 0.5 suggests an enlarged heart (an AP film
+    magnifies the heart, so the 0.5 rule is less reliable there). The thoracic
+    width is the widest inner width of the chest, rib margin to rib margin; a box
+    around both lungs (for example ``box_of_mask(lung_mask)``) measures it.
+    """
+    heart = np.asarray(heart_boxes, dtype=np.float32).reshape(-1, 4)
+    thorax = np.asarray(thorax_boxes, dtype=np.float32).reshape(-1, 4)
+    if len(heart) != len(thorax):
+        raise RadkitError(f"There are {len(heart)} heart boxes but {len(thorax)} thorax boxes.",
+                          "Give one thorax box per heart box, in the same order.")
+    ratio = (heart[:, 2] - heart[:, 0]) / np.maximum(thorax[:, 2] - thorax[:, 0], 1e-6)
+    return float(ratio[0]) if np.ndim(heart_boxes) == 1 else ratio
+
+
+# ---------------------------------------------------------------- several objects: mAP and counts
+
+def _coco_objects(tables, with_scores: bool):
+    """Boxes per picture as COCO's lists of dicts (ids from 1, boxes as x, y, w, h)."""
+    objects = []
+    for i, entry in enumerate(tables):
+        boxes, labels = entry[0], entry[1]
+        scores = entry[2] if with_scores else np.ones(len(boxes))
+        for box, label, score in zip(convert(boxes, "xyxy", "coco"), labels, scores):
+            obj = {"id": len(objects) + 1, "image_id": i + 1, "category_id": int(label) + 1,
+                   "bbox": [float(v) for v in box], "area": float(box[2] * box[3]), "iscrowd": 0}
+            if with_scores:
+                obj["score"] = float(score)
+            objects.append(obj)
+    return objects
+
+
+def evaluate_detections(truth, predictions, class_names, iou_threshold: float = 0.5) -> dict:
+    """Average precision per class at one IoU threshold, computed by pycocotools' COCOeval (notebook 07).
+
+    ``truth`` is a list with one ``(boxes, labels)`` per picture; ``predictions``
+    one ``(boxes, labels, scores)`` per picture, in the same order. Returns
+    ``{"AP": {class: AP}, "mAP": mean over classes, "precision": (101, classes),
+    "recall_points": (101,)}``: precision at each recall from 0 to 1, what the
+    precision-recall picture draws. A class without any true box gets NaN.
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    if len(truth) != len(predictions):
+        raise RadkitError(f"There are {len(truth)} pictures with true boxes but {len(predictions)} with predictions.",
+                          "Give one entry per picture, in the same order, even when it has no boxes.")
+    pictures = [{"id": i + 1, "height": 1, "width": 1} for i in range(len(truth))]
+    categories = [{"id": k + 1, "name": n} for k, n in enumerate(class_names)]
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
+        ground = COCO()
+        ground.dataset = {"images": pictures, "annotations": _coco_objects(truth, False), "categories": categories}
+        ground.createIndex()
+        found = _coco_objects(predictions, True)
+        detected = ground.loadRes(found) if found else COCO()
+        if not found:
+            detected.dataset = {"images": pictures, "annotations": [], "categories": categories}
+            detected.createIndex()
+        run = COCOeval(ground, detected, "bbox")
+        run.params.iouThrs = np.array([iou_threshold])
+        run.params.maxDets = [1, 10, 1000]  # a smear has dozens of cells; COCO's default of 100 would cut some
+        run.evaluate()
+        run.accumulate()
+    precision = run.eval["precision"][0, :, :, 0, -1]  # (recall points, classes) for all sizes, most detections
+    per_class = {}
+    for k, name in enumerate(class_names):
+        values = precision[:, k]
+        per_class[name] = float(values.mean()) if (values > -1).all() else float("nan")
+    ap = np.array(list(per_class.values()))
+    return {"AP": per_class, "mAP": float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan"),
+            "precision": np.where(precision < 0, np.nan, precision), "recall_points": run.params.recThrs}
+
+
+def plot_precision_recall(result: dict, class_names, ax=None):
+    """Draw precision against recall for each class: the picture behind each AP number (notebook 07)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 3.5))
+    for k, name in enumerate(class_names):
+        ax.plot(result["recall_points"], result["precision"][:, k], label=f"{name} (AP {result['AP'][name]:.2f})")
+    ax.set(xlabel="recall: share of real cells found", ylabel="precision: share of boxes that are real cells",
+           xlim=(0, 1.02), ylim=(0, 1.05), title=f"Precision-recall at IoU 0.5 (mAP {result['mAP']:.2f})")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def count_objects(labels_per_picture, n_classes: int, scores_per_picture=None, threshold=0.5) -> np.ndarray:
+    """How many objects of each class each picture has (detections with score >= ``threshold``), shape (pictures, classes).
+
+    ``threshold`` is one number, or one per class (choose them on validation pictures).
+    """
+    limits = np.broadcast_to(np.asarray(threshold, dtype=float), (n_classes,))
+    counts = []
+    for i, labels in enumerate(labels_per_picture):
+        labels = np.asarray(labels, dtype=int)
+        if scores_per_picture is not None:
+            labels = labels[np.asarray(scores_per_picture[i]) >= limits[labels]]
+        counts.append(np.bincount(labels, minlength=n_classes)[:n_classes])
+    return np.array(counts, dtype=int).reshape(-1, n_classes)
+
+
+def pad(boxes_per_picture, labels_per_picture) -> dict:
+    """Boxes of pictures with different numbers of objects as one padded array: what Keras' layers take.
+
+    Returns ``{"boxes": (N, M, 4), "labels": (N, M)}``, M the most boxes any
+    picture has; padding rows have label -1 (Keras ignores them).
+    """
+    most = max([len(b) for b in boxes_per_picture] + [1])
+    boxes = np.zeros((len(boxes_per_picture), most, 4), dtype=np.float32)
+    labels = np.full((len(boxes_per_picture), most), -1, dtype=np.int32)
+    for i, (b, lab) in enumerate(zip(boxes_per_picture, labels_per_picture)):
+        boxes[i, :len(b)] = np.asarray(b, dtype=np.float32).reshape(-1, 4)
+        labels[i, :len(lab)] = lab
+    return {"boxes": boxes, "labels": labels}
+
+

@@ -32,6 +32,15 @@ DICOM_SUFFIXES = {".dcm", ".dicom"}
 IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 
 
+def _shown_source(source: str) -> str:
+    """Where the images came from, as a notebook may show it: a file path relative to the data folders."""
+    try:
+        is_path = bool(source) and Path(source).exists()
+    except (OSError, ValueError):
+        is_path = False
+    return config.display_path(source) if is_path else source
+
+
 @dataclass
 class ImageDataset:
     """Images and labels split into train, validation and test sets.
@@ -53,7 +62,7 @@ class ImageDataset:
         """Print which data this is, and how many images of each label each split holds."""
         kind = "REAL patient images" if self.is_real else "PRACTICE phantoms (generated, not real patients)"
         print(f"Data: {self.name} - {kind}")
-        print(f"From: {self.source}")
+        print(f"From: {_shown_source(self.source)}")
         size = self.train[0].shape[1:]
         print(f"Image size: {size[0]} x {size[1]} pixels")
         for split in ("train", "val", "test"):

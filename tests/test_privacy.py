@@ -76,3 +76,21 @@ def test_nbval_run_fails_a_cell_whose_live_output_leaks(tmp_path):
                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert "1 failed, 1 passed" in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]
     assert "environment variables" in result.stdout
+
+
+# Catches: describe() printing the dataset file's absolute path ("From: /home/me/...") into every notebook.
+def test_describe_shows_the_dataset_file_relative_to_the_data_folders(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    from radkit import data
+
+    folder = tmp_path / "usb-stick"
+    (folder / "pneumoniamnist").mkdir(parents=True)
+    path = folder / "pneumoniamnist" / "pneumoniamnist.npz"
+    arrays = {f"{s}_images": np.zeros((4, 28, 28), np.uint8) for s in ("train", "val", "test")}
+    arrays.update({f"{s}_labels": np.array([0, 1, 0, 1]) for s in ("train", "val", "test")})
+    np.savez(path, **arrays)
+    monkeypatch.setenv("RADKIT_LOCAL_DATA", str(folder))
+    data.load_medmnist(path).describe()
+    out = capsys.readouterr().out
+    assert "From: <RADKIT_LOCAL_DATA>/pneumoniamnist/pneumoniamnist.npz" in out and str(tmp_path) not in out

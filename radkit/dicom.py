@@ -19,7 +19,6 @@ pydicom; each function does one step a radiologist already knows:
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from radkit.errors import RadkitError
+from radkit.files import write_atomically
 
 # Common CT windows as (level, width) in Hounsfield units.
 CT_WINDOWS = {
@@ -342,36 +342,6 @@ def deidentify(ds: pydicom.Dataset, keep=(), secret: bytes | None = None):
 WRITER = "RADKIT"  # written into every file radkit saves, so that it can tell its own files from the user's
 
 
-def _write_atomically(path, write, written_by_radkit=None) -> Path:
-    """Call ``write(temporary_path)``, then move the finished file into place (never half-written).
-
-    An existing file is only replaced when ``written_by_radkit(path)`` says radkit wrote it:
-    radkit never overwrites a file it did not create (the original scan, for example).
-    """
-    path = Path(path)
-    if path.exists() and not (written_by_radkit is not None and _safely(written_by_radkit, path)):
-        raise RadkitError(f"{path.name} already exists, and RadKit did not write it, so it is left as it is.",
-                          "RadKit never overwrites a file it did not create: save under another name "
-                          f"(for example {path.stem}_radkit{path.suffix}), or move the existing file first.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return path
-
-
-def _safely(check, path) -> bool:
-    try:
-        return bool(check(Path(path)))
-    except Exception:  # unreadable or not the expected kind of file: not ours
-        return False
-
-
 def _dicom_written_by_radkit(path: Path) -> bool:
     meta = pydicom.dcmread(path, stop_before_pixels=True, force=True).file_meta
     return str(meta.get("ImplementationVersionName", "")).startswith(WRITER)
@@ -405,7 +375,7 @@ def save(ds: pydicom.Dataset, path) -> Path:
                               "and repeating the steps usually helps.") from None
 
     ds.file_meta.ImplementationVersionName = WRITER  # (0002,0013): which program wrote this file
-    return _write_atomically(path, write, _dicom_written_by_radkit)
+    return write_atomically(path, write, _dicom_written_by_radkit)
 
 
 def _complete_file_meta(ds) -> None:
@@ -436,7 +406,7 @@ def save_png(image, path) -> Path:
 
     info = PngInfo()
     info.add_text("Software", WRITER)
-    return _write_atomically(path, lambda temporary: Image.fromarray(image).save(temporary, format="PNG", pnginfo=info),
+    return write_atomically(path, lambda temporary: Image.fromarray(image).save(temporary, format="PNG", pnginfo=info),
                              _png_written_by_radkit)
 
 

@@ -28,11 +28,11 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 
 from radkit import config, registry
-from radkit.download import md5sum, sha256sum
+from radkit.download import md5sum, sha256sum, stored_copy
+from radkit.files import write_atomically
 from radkit.errors import RadkitError
 
 MANIFEST = "radkit-pack.json"
@@ -40,18 +40,15 @@ VERIFIED, DIFFERS, NO_CHECKSUM = "verified", "differs from the official file", "
 
 
 def _copy_readable(source: Path, target: Path) -> None:
-    """Copy a file atomically (a temporary name, then a rename) and make it readable by everyone."""
+    """Copy a file atomically and make it (and its folder) readable by everyone; our own pack's files may be replaced."""
     target.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(target.parent, 0o755)
-    handle, temporary = tempfile.mkstemp(prefix=".radkit-pack-", dir=target.parent)
-    os.close(handle)
-    try:
-        shutil.copyfile(source, temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(target, lambda temporary: shutil.copyfile(source, temporary), _own_pack_file, mode=0o644)
+
+
+def _own_pack_file(path: Path) -> bool:
+    """make_pack checks the old manifest before writing: whatever it replaces is a file of its own pack."""
+    return True
 
 
 def _wanted_files(sources: list[Path]) -> list[tuple[str, Path, str, str | None]]:
@@ -60,12 +57,10 @@ def _wanted_files(sources: list[Path]) -> list[tuple[str, Path, str, str | None]
     for key, dataset in registry.DATASETS.items():
         name = dataset.folder_name
         for file in dataset.files.values():
-            for source in sources:
-                candidate = next((c for c in (source / name / file.name, source / file.name) if c.is_file()), None)
-                if candidate is not None:
-                    wanted.append((key, candidate, f"{name}/{file.name}", file.md5))
-                    taken.add(candidate.resolve())
-                    break
+            found = stored_copy(name, file.name, folders=sources)
+            if found is not None:
+                wanted.append((key, found, f"{name}/{file.name}", file.md5))
+                taken.add(found.resolve())
         for source in sources:
             folder = source / name
             if folder.is_dir():
@@ -131,11 +126,8 @@ def make_pack(target, sources=None, quiet: bool = False) -> dict:
     manifest = {"made_by": f"RadKit {__version__}", "made": datetime.date.today().isoformat(),
                 "datasets": datasets, "files": entries}
     text = json.dumps(manifest, indent=1) + "\n"
-    handle, temporary = tempfile.mkstemp(prefix=".radkit-pack-", dir=target)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, target / MANIFEST)
+    write_atomically(target / MANIFEST, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"),
+                     _own_pack_file, mode=0o644)
     os.chmod(target, 0o755)
     size = sum(e["bytes"] for e in entries) / 1e6
     say(f"Packed {len(entries)} files from {len(datasets)} datasets ({size:.0f} MB) into {target}.")
@@ -144,7 +136,7 @@ def make_pack(target, sources=None, quiet: bool = False) -> dict:
         for entry in (e for e in entries if e["dataset"] == key):
             counts[entry["status"]] = counts.get(entry["status"], 0) + 1
         say(f"  {key}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
-    say(f"On each learner's computer set RADKIT_LOCAL_DATA to this folder; `python3 run.py doctor` checks it.")
+    say("On each learner's computer set RADKIT_LOCAL_DATA to this folder; `python3 run.py doctor` checks it.")
     return manifest
 
 

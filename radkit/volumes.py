@@ -23,6 +23,7 @@ import numpy as np
 
 from radkit import config
 from radkit.errors import RadkitError
+from radkit.files import write_atomically
 
 HIPPOCAMPUS = "msd_hippocampus"
 HIPPOCAMPUS_FOLDER = "Task04_Hippocampus"
@@ -91,7 +92,7 @@ def _refuse_overwrite(path: Path, overwrite: bool) -> None:
 
 
 def _replace_if(overwrite: bool):
-    """For dicom._write_atomically: replace an existing file only when the caller said overwrite=True."""
+    """For files.write_atomically: replace an existing file only when the caller said overwrite=True."""
     return (lambda path: True) if overwrite else None
 
 
@@ -99,7 +100,6 @@ def write_nifti(array, path, spacing=(1.0, 1.0, 1.0), affine=None, overwrite: bo
     """Save a 3-D array as a NIfTI file (never half-written) with its voxel size in mm (notebook 08)."""
     import nibabel
 
-    from radkit.dicom import _write_atomically
 
     array, path = np.asarray(array), Path(path)
     if array.ndim != 3:
@@ -117,7 +117,7 @@ def write_nifti(array, path, spacing=(1.0, 1.0, 1.0), affine=None, overwrite: bo
     data = image.to_bytes()
     if path.name.endswith(".gz"):
         data = gzip.compress(data, mtime=0)
-    return _write_atomically(path, lambda temporary: Path(temporary).write_bytes(data),
+    return write_atomically(path, lambda temporary: Path(temporary).write_bytes(data),
                              _replace_if(overwrite))
 
 
@@ -447,7 +447,6 @@ def save_gif(volume, path, truth=None, pred=None, orientation: str = "", fps: in
     """An animated GIF through the slices (first axis) with outlines: truth green, model orange (notebook 08)."""
     from PIL import Image
 
-    from radkit.dicom import _write_atomically
     from radkit.masks import overlay_rgb
 
     volume, path = np.asarray(volume), Path(path)
@@ -463,6 +462,6 @@ def save_gif(volume, path, truth=None, pred=None, orientation: str = "", fps: in
                           None if pred is None else _display(np.asarray(pred)[k], orientation, 0))
         rgb = np.repeat(np.repeat(rgb, zoom, axis=0), zoom, axis=1)  # bigger, with crisp voxels
         frames.append(Image.fromarray(np.round(rgb * 255).astype(np.uint8)))
-    return _write_atomically(path, lambda temporary: frames[0].save(
+    return write_atomically(path, lambda temporary: frames[0].save(
         temporary, format="GIF", save_all=True, append_images=frames[1:], duration=int(1000 / fps), loop=0),
         _replace_if(overwrite))

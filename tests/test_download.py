@@ -327,7 +327,7 @@ def test_load_pneumonia_falls_back_to_phantoms_on_every_download_failure(data_di
         (tmp_path / "a-file").write_text("x")
         monkeypatch.setenv("RADKIT_DATA", str(tmp_path / "a-file" / "radkit"))
     monkeypatch.setenv("RADKIT_FAST", "0")  # the stand-in below has no fast-mode subset
-    monkeypatch.setattr(data, "load_phantom_chest", lambda size, *a, **k: "phantoms")
+    monkeypatch.setattr(data.datasets, "load_phantom_chest", lambda size, *a, **k: "phantoms")
     assert data.load_pneumonia(28) == "phantoms"
     out = capsys.readouterr().out
     assert "PRACTICE images" in out
@@ -346,7 +346,7 @@ def test_a_damaged_cached_file_falls_back_to_phantoms_and_is_kept(data_dir, monk
         cached = data_dir / "pneumoniamnist" / card.files[size].name
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_bytes(b"half a file")
-    monkeypatch.setattr(data, "load_phantom_chest", lambda size, *a, **k: "phantoms")
+    monkeypatch.setattr(data.datasets, "load_phantom_chest", lambda size, *a, **k: "phantoms")
     assert data.load_pneumonia(64) == "phantoms"
     out = capsys.readouterr().out
     assert "unverified copy" in out and "PRACTICE images" in out and "damaged" in out

@@ -279,17 +279,46 @@ def _keras_path(path, must_exist: bool) -> Path:
         raise RadkitError(f"{path.name} does not end in .keras.",
                           f"Use a name ending in .keras, for example {path.with_suffix('.keras').name}.")
     if must_exist and not path.is_file():
-        raise RadkitError(f"There is no saved model at {path}.",
+        raise RadkitError(f"There is no saved model at {config.display_path(path)}.",
                           "Check the path, or save one first with radkit.models.save_model(model, path).")
     return path
 
 
+KERAS_MARK = b"RADKIT"  # the .keras file's zip comment: how radkit tells its own saved models from anyone else's
+
+
 def save_model(model, path) -> Path:
-    """Save a model to one ``.keras`` file (its layers and learned weights) (notebook 02)."""
+    """Save a model to one ``.keras`` file (its layers and learned weights) (notebook 02).
+
+    The file appears whole or not at all, and an existing file is replaced only when radkit saved it:
+    a model someone else made is never overwritten.
+    """
+    import os
+    import zipfile
+
+    from radkit.files import write_atomically
+
     path = _keras_path(path, must_exist=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    return path
+
+    def write(temporary):
+        keras_named = f"{temporary}.keras"  # Keras insists on the .keras ending
+        try:
+            model.save(keras_named)
+            with zipfile.ZipFile(keras_named, "a") as archive:
+                archive.comment = KERAS_MARK
+            os.replace(keras_named, temporary)
+        finally:
+            if os.path.exists(keras_named):
+                os.remove(keras_named)
+
+    return write_atomically(path, write, written_by_radkit=_saved_by_radkit)
+
+
+def _saved_by_radkit(path: Path) -> bool:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return archive.comment == KERAS_MARK
 
 
 def load_model(path):

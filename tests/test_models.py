@@ -212,3 +212,19 @@ def test_course_classifier_damaged_saved_file(data_dir, capsys):
     assert "could not be read" in capsys.readouterr().out
     with pytest.raises(RadkitError):
         models.course_classifier(source="saved")
+
+
+# Bug caught: save_model replaced any file at the path (a colleague's model, or anything named .keras), and a
+# crash mid-save left half a file where the model was.
+def test_save_model_never_overwrites_a_model_radkit_did_not_save(tmp_path):
+    model = models.small_cnn((32, 32, 1))
+    theirs = tmp_path / "colleague.keras"
+    model.save(theirs)  # saved by Keras directly, not by radkit
+    before = theirs.read_bytes()
+    with pytest.raises(RadkitError, match="RadKit did not write it"):
+        models.save_model(model, theirs)
+    assert theirs.read_bytes() == before
+    ours = models.save_model(model, tmp_path / "mine.keras")
+    models.save_model(model, ours)  # radkit's own file: replaced, as notebook 02 does on a re-run
+    assert models.load_model(ours).count_params() == model.count_params()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left

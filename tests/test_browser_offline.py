@@ -136,3 +136,145 @@ def test_build_webapp_replaces_its_own_offline_files_but_nothing_else(cnn, tmp_p
     with pytest.raises(deploy.RadkitError, match="notes.txt"):
         deploy.build_webapp(cnn["exported"], site)
     assert (site / "notes.txt").read_text() == "mine" and (site / "icons" / "mine.png").is_file()
+
+
+# ---------------------------------------------------------------- 6. usable by everyone
+
+SERIOUS = {"serious", "critical"}
+
+
+@pytest.fixture(scope="module")
+def keyboard(cnn):
+    """axe-core audit, then Tab to "Choose an image", Enter, pick the film, audit again."""
+    with deploy.serve(cnn["site"]) as server:
+        return scenarios.run(server, "a11y", files=[cnn["film"]], key="Enter")
+
+
+def _serious(audit) -> list:
+    return [v for v in audit["violations"] if v["impact"] in SERIOUS]
+
+
+# Bugs caught: missing labels, names, contrast, landmarks, languages... anything axe-core rates serious
+# or critical, on the page as it opens and with a result shown (bars, link, preview).
+@pytest.mark.skipif(scenarios.axe_missing() is not None, reason=str(scenarios.axe_missing()))
+def test_no_serious_or_critical_accessibility_problems_before_and_after_a_prediction(keyboard):
+    for audit in (keyboard["audit_before"], keyboard["audit_after"]):
+        assert audit["rules_passed"] >= 10, "axe-core did not really run"
+        assert _serious(audit) == [], audit["violations"]
+    assert keyboard["result"]["ok"]
+
+
+# The audit above can fail: the same page with its file control's label emptied has a critical problem.
+@pytest.mark.skipif(scenarios.axe_missing() is not None, reason=str(scenarios.axe_missing()))
+def test_the_audit_finds_a_control_without_a_name(cnn):
+    with deploy.serve(cnn["site"]) as server:
+        report = scenarios.run(server, "a11y", files=[cnn["film"]], unlabel=True)
+    assert any(v["id"] == "label" for v in _serious(report["audit_before"])), report["audit_before"]
+
+
+# Bugs caught: the file control unreachable by Tab, a focus ring that does not show on it (the CSS rule
+# once targeted a label placed before its input, so it never matched), Enter doing nothing on it
+# (Chromium opens a file chooser on Space only).
+def test_the_keyboard_alone_chooses_a_file_and_gets_a_result(cnn, keyboard):
+    assert [t["id"] for t in keyboard["tabs"]] == ["file-input"], keyboard["tabs"]  # the first Tab stop
+    assert keyboard["tabs"][-1]["outline"] != "none", "no visible focus on 'Choose an image'"
+    assert keyboard["chooser_opened"], "Enter did not open the file chooser"
+    result = keyboard["result"]
+    assert result["ok"] and result["name"] == cnn["film"].name
+
+
+# Bug caught: a status line that says only "Done: film.png." (a screen reader user hears that something
+# finished, never what the model found), or a result written somewhere no live region covers.
+def test_the_result_is_announced_to_screen_readers(keyboard):
+    assert keyboard["status_attributes"] == {"live": "polite", "role": "status"}
+    top = keyboard["result"]["ranked"][0]
+    said = keyboard["announced"]
+    assert len(said) >= 2 and said[-1] == keyboard["status"], said  # it changed: analysing, then the answer
+    assert f"Most likely: {top['label']}" in said[-1] and f"{100 * top['p']:.1f} %" in said[-1], said[-1]
+
+
+# Bugs caught: a fixed-width preview (180 px plus padding), long words or file names that push the page
+# sideways, and the empty result box that was shown before any prediction (its display rule overrode
+# `hidden`). A 360 px phone at 200 % zoom lays the page out 180 CSS px wide.
+def test_text_fits_a_phone_at_200_percent_zoom(cnn, tmp_path):
+    long_name = tmp_path / ("a_film_with_a_very_long_file_name_from_the_pacs_export_" * 2 + ".png")
+    long_name.write_bytes(cnn["film"].read_bytes())
+    with deploy.serve(cnn["site"]) as server:
+        report = scenarios.run(server, "zoom", files=[long_name], viewport={"width": 180, "height": 390},
+                               device_scale_factor=4)
+    assert report["result"]["ok"]
+    for moment in ("before", "after"):
+        fit = report[moment]
+        assert fit["scroll_width"] <= fit["client_width"], (moment, fit)
+        assert fit["cut"] == [], (moment, fit)
+    assert report["font_px"] >= 16
+
+
+# ---------------------------------------------------------------- 7. the camera path
+
+def _lightbox_video(path: Path, film: np.ndarray, width: int = 320, height: int = 240, frames: int = 3) -> np.ndarray:
+    """A short .y4m (YUV 4:2:0) of a film photographed on a lightbox: tilted, with glare, on a dark desk.
+
+    Returns the grey frame (height x width, uint8) the fake camera shows.
+    """
+    photo = phantoms.other_scanner(film, kind="screen_photo", seed=1)
+    frame = np.full((height, width), 20, np.uint8)
+    top, left = (height - photo.shape[0]) // 2, (width - photo.shape[1]) // 2
+    frame[top:top + photo.shape[0], left:left + photo.shape[1]] = photo
+    chroma = np.full(width // 2 * height // 2 * 2, 128, np.uint8).tobytes()  # grey: no colour
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F5:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            f.write(b"FRAME\n" + frame.tobytes() + chroma)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def camera_video(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("camera")
+    film = phantoms.chest_xray(size=200, pneumonia=True, seed=5)["image"]
+    frame = _lightbox_video(folder / "lightbox.y4m", film)
+    Image.fromarray(frame).save(folder / "frame.png")
+    return folder / "lightbox.y4m", folder / "frame.png"
+
+
+FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
+# Bugs caught: the camera button that never shows or never starts the video, "Take picture" that
+# analyses an empty (black) canvas or something other than the camera's picture, a prediction from the
+# camera that differs from Keras on the same input, the camera left running after the picture.
+def test_the_camera_button_takes_a_picture_of_the_film_and_predicts(cnn, camera_video):
+    video, frame = camera_video
+    with deploy.serve(cnn["site"]) as server:
+        report = scenarios.run(server, "camera", flags=[*FAKE_CAMERA, f"--use-file-for-fake-video-capture={video}"])
+    assert report["camera_opened"] and report["video"] == {"width": 320, "height": 240}
+    result = report["result"]
+    assert result["ok"] and result["name"] == "camera picture" and report["camera_hidden_after"]
+    got = np.asarray(result["input"], np.float32).reshape(1, 64, 64, 1)
+    assert abs(cnn["model"].predict(got, verbose=0)[0, 0] - result["values"][0]) <= 1e-4
+    # The picture is the film: the browser converts the camera's YUV to RGB with its own levels, so
+    # compare shapes (correlation), not grey values, with Python's preparation of the same frame.
+    expected = deploy.preprocess(frame, cnn["exported"])
+    assert got.std() > 0.05
+    assert np.corrcoef(got.ravel(), expected.ravel())[0, 1] > 0.98
+    assert np.corrcoef(got.ravel(), expected[:, ::-1].ravel())[0, 1] < 0.9  # (the check can fail)
+    assert report["errors"] == [] and report["csp"] == [] and report["blocked"] == []
+
+
+# Bug caught: the browser's error (NotAllowedError, NotFoundError, a DOMException) shown as it is, or one
+# message for every failure, so a person cannot tell whether to change a setting or give up on the camera.
+@pytest.mark.parametrize("options, expected", [
+    # A real refusal: Chromium answers its permission prompt with "Block".
+    ({"flags": ["--use-fake-device-for-media-stream", "--deny-permission-prompts"]},
+     "The camera is blocked for this page. To use it, allow the camera"),
+    ({"flags": FAKE_CAMERA, "deny_camera": "NotFoundError"}, "No camera was found on this device."),
+    ({"flags": FAKE_CAMERA, "deny_camera": "NotReadableError"}, "The camera is busy or could not start"),
+], ids=["permission-denied", "no-camera", "camera-busy"])
+def test_a_refused_or_missing_camera_gets_a_plain_message(cnn, options, expected):
+    with deploy.serve(cnn["site"]) as server:
+        report = scenarios.run(server, "camera", **options)
+    assert not report["camera_opened"] and report["status_is_error"]
+    assert report["status"].startswith(expected), report["status"]
+    assert "You can still choose an image file" in report["status"] or "choose an image file" in report["status"]
+    assert not re.search(r"Error|DOMException|undefined", report["status"]), report["status"]

@@ -124,6 +124,24 @@ def test_a_rebuilt_site_gets_a_new_cache_version_and_only_then(cnn, tmp_path):
     assert changed == again and _version(changed) != _version(cnn["site"])
 
 
+# Bugs caught: a service worker that keeps serving the first site it stored after the site is rebuilt
+# (a corrected model would never reach the phones), or that leaves the old copy on the device.
+def test_a_rebuilt_site_replaces_the_stored_copy_on_the_next_visits(cnn, tmp_path):
+    site = deploy.build_webapp(cnn["exported"], tmp_path / "site", title="Version one")
+    versions = [_version(site)]
+
+    def rebuild():
+        deploy.build_webapp(cnn["exported"], site, title="Version two")
+        versions.append(_version(site))
+
+    with deploy.serve(site) as server:
+        report = scenarios.run(server, "update", when={"rebuild-the-site": rebuild})
+    assert report["offline_setup"]["installed"] and versions[0] != versions[1]
+    assert [name.rsplit(" ", 1)[1] for name in report["caches_before"]] == [versions[0]]
+    assert [name.rsplit(" ", 1)[1] for name in report["caches_after"]] == [versions[1]]  # the old copy is gone
+    assert report["title_after"] == "Version two"
+
+
 # Bug caught: build_webapp's refusal to replace folders it did not make, broken by the new files (a site
 # with sw.js and icons/ would count as "holding files radkit did not put there" and could not be rebuilt),
 # or widened so far that it deletes a learner's own file.
@@ -172,9 +190,9 @@ def test_the_audit_finds_a_control_without_a_name(cnn):
     assert any(v["id"] == "label" for v in _serious(report["audit_before"])), report["audit_before"]
 
 
-# Bugs caught: the file control unreachable by Tab, a focus ring that does not show on it (the CSS rule
-# once targeted a label placed before its input, so it never matched), Enter doing nothing on it
-# (Chromium opens a file chooser on Space only).
+# Bugs caught: the file control unreachable by Tab (e.g. hidden with display: none), a focus ring that
+# does not show on it (the CSS rule once targeted a label placed before its input, so it never matched),
+# Enter not opening the file chooser, a keyboard-chosen file not analysed.
 def test_the_keyboard_alone_chooses_a_file_and_gets_a_result(cnn, keyboard):
     assert [t["id"] for t in keyboard["tabs"]] == ["file-input"], keyboard["tabs"]  # the first Tab stop
     assert keyboard["tabs"][-1]["outline"] != "none", "no visible focus on 'Choose an image'"

@@ -3,7 +3,8 @@
 // zoom to 200 % on a phone, point the camera at a film, refuse the camera.
 // Usage: node webapp_scenarios.mjs job.json  -> prints one line of JSON (the last line): what happened.
 // The "offline" scenario prints "stop-the-server" and waits for a line on stdin before going offline,
-// so the caller can stop the web server and prove that nothing comes from it any more.
+// so the caller can stop the web server and prove that nothing comes from it any more; "update" prints
+// "rebuild-the-site" and waits likewise.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -100,6 +101,11 @@ try {
     }, job.deny_camera);
   }
 
+  // Listening from the start: Playwright intercepts file choosers only once someone listens, and a listener
+  // added just before the key press can lose the race under load (the dialog would open unseen).
+  const choosers = [];
+  page.on('filechooser', (chooser) => choosers.push(chooser));
+
   let started = Date.now();
   await page.goto(job.url);
   report.ready = await ready(page);
@@ -128,6 +134,24 @@ try {
     report.offline_files = [];
     for (const file of job.files) report.offline_files.push(await openFile(page, file));
     report.status = await page.textContent('#status');
+  } else if (job.scenario === 'update') {
+    // The site is rebuilt while the page is open: the next visit must install the new version and
+    // delete the old copy, and the visit after that must show the new site.
+    report.offline_setup = await page.evaluate(() => window.radkitApp.offline);
+    const cacheNames = () => page.evaluate(() => caches.keys());
+    report.caches_before = await cacheNames();
+    console.log('rebuild-the-site');
+    await waitForLine();
+    await page.reload();
+    await ready(page);
+    const until = Date.now() + job.timeout_ms;
+    do {
+      report.caches_after = await cacheNames();
+      await page.waitForTimeout(100);
+    } while ((report.caches_after.length !== 1 || report.caches_after[0] === report.caches_before[0]) && Date.now() < until);
+    await page.reload();
+    await ready(page);
+    report.title_after = await page.title();
   } else if (job.scenario === 'a11y') {
     if (job.unlabel) {  // for the test that proves the audit can fail: the file control loses its name
       await page.evaluate(() => { document.querySelector('label[for="file-input"]').textContent = ''; });
@@ -155,9 +179,9 @@ try {
       if (focused.id === 'file-input') break;
     }
     const before = await page.evaluate(() => window.radkitApp.results.length);
-    const chooser = page.waitForEvent('filechooser', { timeout: 10000 }).catch(() => null);
     await page.keyboard.press(job.key || 'Enter');
-    const opened = await chooser;
+    for (let i = 0; i < 100 && !choosers.length; i++) await page.waitForTimeout(100);
+    const opened = choosers[0];
     report.chooser_opened = Boolean(opened);
     if (opened) {
       await opened.setFiles(job.files[0]);

@@ -26,11 +26,13 @@ def axe_missing() -> str | None:
     return None
 
 
-def run(server, scenario: str, files=(), timeout: float = 120, **options) -> dict:
+def run(server, scenario: str, files=(), timeout: float = 120, when: dict | None = None, **options) -> dict:
     """Open ``server.url`` in a fresh headless Chromium and play ``scenario``; returns its report.
 
-    For "offline", the server is stopped once the service worker is ready, before the reload.
+    For "offline", the server is stopped once the service worker is ready, before the reload. ``when``
+    maps a line the scenario prints (e.g. "rebuild-the-site") to what to do before it goes on.
     """
+    when = {"stop-the-server": server.stop, **(when or {})}
     job = {"url": server.url, "scenario": scenario, "chromium": deploy.find_chromium(),
            "node_modules": str(node_modules()), "axe": str(node_modules() / "axe-core" / "axe.min.js"),
            "files": [str(Path(f).resolve()) for f in files], "timeout_ms": int(timeout * 1000), **options}
@@ -44,8 +46,8 @@ def run(server, scenario: str, files=(), timeout: float = 120, **options) -> dic
             lines = []
             while line := process.stdout.readline():
                 lines.append(line)
-                if line.strip() == "stop-the-server":
-                    server.stop()
+                if line.strip() in when:
+                    when[line.strip()]()
                     process.stdin.write("stopped\n")
                     process.stdin.close()  # (an open pipe would keep node waiting at the end)
             process.wait(timeout=timeout + 60)

@@ -349,10 +349,6 @@
     event.target.value = '';
     if (file) openFile(file);
   });
-  // Enter opens the file chooser as Space does (Chromium opens it on Space only), as on any other button.
-  $('file-input').addEventListener('keydown', (event) => {
-    if (event.key === 'Enter') { event.preventDefault(); event.target.click(); }
-  });
   document.addEventListener('dragover', (event) => { event.preventDefault(); document.body.classList.add('dragging'); });
   document.addEventListener('dragleave', () => document.body.classList.remove('dragging'));
   document.addEventListener('drop', (event) => {

@@ -65,7 +65,8 @@ def offline_reload(names, runs: int) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     import webapp_scenarios  # tests/webapp_scenarios.py: the same scenario the offline test plays
 
-    print(f"{'model':22s} {'first visit ms':>14s} {'offline reload ms (median)':>26s} {'slowest':>8s} {'from service worker':>19s}")
+    print(f"{'model':22s} {'first visit ms':>14s} {'offline reload ms (median)':>26s} {'slowest':>8s} "
+          f"{'from service worker':>19s}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             folder = Path(tmp) / name

@@ -508,6 +508,7 @@ def build_webapp(model_folder, site, title: str | None = None, learn_more: dict 
     Introduced in notebook 09. ``model_folder`` is what ``export_tfjs`` wrote. ``learn_more`` maps a
     label to a web page about that finding (shown as a link; nothing is fetched from it).
     Copy the site folder to any static host (GitHub Pages, a hospital intranet server) as it is.
+    After one visit the app also opens with the network off, and a phone can install it (home screen).
 
     >>> build_webapp("export/pneumonia_cnn", "site", learn_more={"pneumonia": "https://radiopaedia.org/articles/pneumonia"})
     """
@@ -541,9 +542,10 @@ def build_webapp(model_folder, site, title: str | None = None, learn_more: dict 
 
 
 ICON_SIZES = (192, 512)
+_ICON_FILES = {f"icon-{size}.png" for size in ICON_SIZES}
 
 
-def _icon(size: int) -> "Image.Image":
+def _icon(size: int):
     """The app's icon: a phantom chest film on the app's blue, inside the safe zone of a round mask."""
     from PIL import Image
 
@@ -568,8 +570,8 @@ def _make_installable(site: Path, title: str) -> None:
                 "description": "Runs a teaching model on this device; images are never uploaded. Not for diagnosis.",
                 "start_url": "./", "scope": "./", "display": "standalone",
                 "background_color": "#f7f9fa", "theme_color": "#0b6e99",
-                "icons": [{"src": f"icons/icon-{s}.png", "sizes": f"{s}x{s}", "type": "image/png", "purpose": "any maskable"}
-                          for s in ICON_SIZES]}
+                "icons": [{"src": f"icons/icon-{s}.png", "sizes": f"{s}x{s}", "type": "image/png",
+                           "purpose": "any maskable"} for s in ICON_SIZES]}
     (site / "manifest.webmanifest").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     shutil.copy2(WEBAPP_DIR / "offline.js", site / "offline.js")
     files = sorted(p.relative_to(site).as_posix() for p in site.rglob("*")
@@ -578,7 +580,7 @@ def _make_installable(site: Path, title: str) -> None:
     for name in files:
         digest.update(name.encode() + b"\0" + (site / name).read_bytes() + b"\0")
     worker = (WEBAPP_DIR / "sw.js").read_text(encoding="utf-8")
-    worker = worker.replace("{{VERSION}}", digest.hexdigest()[:16]).replace("{{FILES}}", json.dumps(["./", *files]))
+    worker = worker.replace("{{VERSION}}", digest.hexdigest()[:16]).replace("['{{FILES}}']", json.dumps(["./", *files]))
     (site / "sw.js").write_text(worker, encoding="utf-8")
 
 
@@ -610,6 +612,8 @@ def _clear_old_site(site: Path, model_folder: Path) -> None:
         raise RadkitError(f"The folder {shown} already exists and was not made by build_webapp (it holds "
                           f"{listing}). RadKit never deletes files it did not make.", fix)
     foreign = sorted(entries - SITE_ENTRIES)
+    if (site / "icons").is_dir():  # the icons folder holds only the icons build_webapp draws
+        foreign += sorted(f"icons/{p.name}" for p in (site / "icons").iterdir() if p.name not in _ICON_FILES)
     if foreign:
         raise RadkitError(f"The site folder {shown} was made by build_webapp, but it now also holds files radkit "
                           f"did not put there ({', '.join(foreign[:4])}), so it will not be replaced.", fix)

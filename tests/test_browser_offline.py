@@ -144,16 +144,19 @@ def test_a_rebuilt_site_replaces_the_stored_copy_on_the_next_visits(cnn, tmp_pat
 
 # Bug caught: build_webapp's refusal to replace folders it did not make, broken by the new files (a site
 # with sw.js and icons/ would count as "holding files radkit did not put there" and could not be rebuilt),
-# or widened so far that it deletes a learner's own file.
+# or widened so far that it deletes a learner's own file (beside the site's files, or put in its icons/).
 def test_build_webapp_replaces_its_own_offline_files_but_nothing_else(cnn, tmp_path):
     site = deploy.build_webapp(cnn["exported"], tmp_path / "site")
     assert {"sw.js", "offline.js", "manifest.webmanifest", "icons"} <= {p.name for p in site.iterdir()}
     deploy.build_webapp(cnn["exported"], site)  # replaces its own site, new files included
     (site / "icons" / "mine.png").write_bytes(b"my own")
+    with pytest.raises(deploy.RadkitError, match="icons/mine.png"):
+        deploy.build_webapp(cnn["exported"], site)
+    (site / "icons" / "mine.png").unlink()
     (site / "notes.txt").write_text("mine")
     with pytest.raises(deploy.RadkitError, match="notes.txt"):
         deploy.build_webapp(cnn["exported"], site)
-    assert (site / "notes.txt").read_text() == "mine" and (site / "icons" / "mine.png").is_file()
+    assert (site / "notes.txt").read_text() == "mine" and (site / "sw.js").is_file()
 
 
 # ---------------------------------------------------------------- 6. usable by everyone

@@ -5,7 +5,7 @@
 'use strict';
 
 const VERSION = '{{VERSION}}';
-const FILES = {{FILES}};
+const FILES = ['{{FILES}}'];
 const PREFIX = `radkit ${self.registration.scope} `;
 const CACHE = PREFIX + VERSION;
 

@@ -50,6 +50,7 @@ async function openFile(page, file) {
 async function axe(page) {
   // Injected by the test through the DevTools protocol (not a <script>, which the page's CSP forbids,
   // and not shipped in the site).
+  if (!fs.existsSync(job.axe)) return null;  // axe-core not installed: the audit tests are skipped
   await page.evaluate(fs.readFileSync(job.axe, 'utf8'));
   const results = await page.evaluate(() => window.axe.run(document));
   return { rules_passed: results.passes.length,

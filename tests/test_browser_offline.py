@@ -76,6 +76,7 @@ def test_after_one_visit_the_app_opens_and_predicts_with_the_network_off(cnn, of
     assert offline_requests, "the offline reload made no requests at all: the scenario did not run"
     assert all(r.get("from_service_worker") for r in offline_requests), offline_requests
     assert report["failed"] == [] and report["errors"] == [] and report["csp"] == []
+    assert report["offline_note"].startswith("Saved on this device")  # the person is told it works offline
 
 
 # Bug caught: a cache list written by hand (or from a fixed list of names) that misses a file

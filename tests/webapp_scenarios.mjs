@@ -142,6 +142,7 @@ try {
     report.offline_files = [];
     for (const file of job.files) report.offline_files.push(await openFile(page, file));
     report.status = await page.textContent('#status');
+    report.offline_note = await page.textContent('#offline-note');
   } else if (job.scenario === 'update') {
     // The site is rebuilt while the page is open: the next visit must install the new version and
     // delete the old copy, and the visit after that must show the new site.

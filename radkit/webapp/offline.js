@@ -13,7 +13,14 @@
   hooks.offline = Promise.resolve(hooks.ready)
     .then(() => navigator.serviceWorker.register('sw.js', { scope: './' }))
     .then(() => navigator.serviceWorker.ready)
-    .then((registration) => ({ installed: true, scope: registration.scope }))
+    .then((registration) => {
+      const note = document.getElementById('offline-note');
+      if (note) {
+        note.textContent = 'Saved on this device: the app now opens without a network connection too. On a phone, '
+          + 'add it to the home screen from the browser\'s menu.';
+      }
+      return { installed: true, scope: registration.scope };
+    })
     .catch((error) => {
       console.warn('Offline use could not be set up:', error);
       return { installed: false, why: String(error && error.message) };

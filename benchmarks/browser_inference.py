@@ -4,6 +4,7 @@ Usage (from the project folder, after `npm ci` and with Chromium installed):
 
     python benchmarks/browser_inference.py            # all models, 30 timed runs each
     python benchmarks/browser_inference.py --runs 10 small_cnn
+    python benchmarks/browser_inference.py --offline --runs 10   # reload with the network off
 
 Prints one row per model: size (float32 and float16 exports), median milliseconds per image in
 the browser and with Keras `model.predict` (and a direct `model(x)` call) on this machine, and
@@ -54,11 +55,41 @@ def keras_ms(model, x, runs: int) -> tuple[float, float]:
     return statistics.median(predict), statistics.median(call)
 
 
+def offline_reload(names, runs: int) -> None:
+    """Issue 13: after one visit, how long the app takes to open again with the network off.
+
+    For each model: build the site, visit it once in a fresh Chromium profile (the service worker stores
+    the site), stop the local server, switch the browser offline, then reload ``runs`` times; prints the
+    median and the slowest reload, from the reload to a loaded, warmed-up model. Target: at most 1 s.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import webapp_scenarios  # tests/webapp_scenarios.py: the same scenario the offline test plays
+
+    print(f"{'model':22s} {'first visit ms':>14s} {'offline reload ms (median)':>26s} {'slowest':>8s} "
+          f"{'from service worker':>19s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            folder = Path(tmp) / name
+            site = deploy.build_webapp(deploy.export_tfjs(MODELS[name](), folder / "model"), folder / "site")
+            with deploy.serve(site) as server:
+                report = webapp_scenarios.run(server, "offline", reloads=runs)
+            offline = [r for r in report["requests"] if r["phase"] == "offline"]
+            served = sum(bool(r.get("from_service_worker")) for r in offline)
+            times = report["offline_reloads_ms"]
+            print(f"{name:22s} {report['load_ms']:14.0f} {statistics.median(times):26.0f} {max(times):8.0f} "
+                  f"{served:>9d} of {len(offline):<7d}")
+    print(f"\n{runs} reloads each with the local server stopped and the browser offline; 'first visit' = "
+          "navigation to a warmed-up model on the first, online visit (fresh profile).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", default=list(MODELS), help=f"any of {', '.join(MODELS)}")
     parser.add_argument("--runs", type=int, default=30, help="timed runs per model (median reported)")
+    parser.add_argument("--offline", action="store_true", help="measure only the offline reload (issue 13)")
     args = parser.parse_args()
+    if args.offline:
+        return offline_reload(args.models, args.runs)
     why = deploy.browser_missing()
     if why:
         sys.exit(f"Cannot run the browser benchmark: {why}")

@@ -41,6 +41,8 @@ SHARD_BYTES = 4 * 1024 * 1024  # the official converter's default shard size
 # build_webapp writes this file into every site it makes; only such a folder is ever replaced.
 SITE_MARKER = ".radkit-site"
 SITE_ENTRIES = {SITE_MARKER, "index.html", "app.js", "app.css", "app.json", "model", "vendor"}
+# What _make_installable adds (offline use and "Add to home screen"): also build_webapp's own files.
+SITE_ENTRIES |= {"offline.js", "sw.js", "manifest.webmanifest", "icons"}
 
 # Layers that do nothing once a model is trained (augmentation, noise, dropout):
 # the exporter leaves them out and connects their input straight to their output.
@@ -506,6 +508,7 @@ def build_webapp(model_folder, site, title: str | None = None, learn_more: dict 
     Introduced in notebook 09. ``model_folder`` is what ``export_tfjs`` wrote. ``learn_more`` maps a
     label to a web page about that finding (shown as a link; nothing is fetched from it).
     Copy the site folder to any static host (GitHub Pages, a hospital intranet server) as it is.
+    After one visit the app also opens with the network off, and a phone can install it (home screen).
 
     >>> build_webapp("export/pneumonia_cnn", "site", learn_more={"pneumonia": "https://radiopaedia.org/articles/pneumonia"})
     """
@@ -534,7 +537,51 @@ def build_webapp(model_folder, site, title: str | None = None, learn_more: dict 
     (site / "app.json").write_text(json.dumps(app, indent=1), encoding="utf-8")
     html = (site / "index.html").read_text(encoding="utf-8")
     (site / "index.html").write_text(html.replace("{{TITLE}}", _escape(app["title"])), encoding="utf-8")
+    _make_installable(site, app["title"])  # last: its list of files to keep offline is what is in the site now
     return site
+
+
+ICON_SIZES = (192, 512)
+_ICON_FILES = {f"icon-{size}.png" for size in ICON_SIZES}
+
+
+def _icon(size: int):
+    """The app's icon: a phantom chest film on the app's blue, inside the safe zone of a round mask."""
+    from PIL import Image
+
+    from radkit import phantoms
+
+    icon = Image.new("RGB", (size, size), (11, 110, 153))
+    inner = round(size * 0.56)
+    film = phantoms.chest_xray(size=inner, seed=0)["image"]
+    icon.paste(Image.fromarray(film), ((size - inner) // 2, (size - inner) // 2))
+    return icon
+
+
+def _make_installable(site: Path, title: str) -> None:
+    """Add what makes the site installable and usable offline: icons, a web app manifest and the
+    service worker (sw.js, from webapp/sw.js) with the list of every file in the site and their hash."""
+    import hashlib
+
+    (site / "icons").mkdir()
+    for size in ICON_SIZES:
+        _icon(size).save(site / "icons" / f"icon-{size}.png", optimize=False)
+    manifest = {"name": title, "short_name": title if len(title) <= 12 else "RadKit app",
+                "description": "Runs a teaching model on this device; images are never uploaded. Not for diagnosis.",
+                "start_url": "./", "scope": "./", "display": "standalone",
+                "background_color": "#f7f9fa", "theme_color": "#0b6e99",
+                "icons": [{"src": f"icons/icon-{s}.png", "sizes": f"{s}x{s}", "type": "image/png",
+                           "purpose": "any maskable"} for s in ICON_SIZES]}
+    (site / "manifest.webmanifest").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    shutil.copy2(WEBAPP_DIR / "offline.js", site / "offline.js")
+    files = sorted(p.relative_to(site).as_posix() for p in site.rglob("*")
+                   if p.is_file() and p.name not in (SITE_MARKER, "sw.js"))
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(name.encode() + b"\0" + (site / name).read_bytes() + b"\0")
+    worker = (WEBAPP_DIR / "sw.js").read_text(encoding="utf-8")
+    worker = worker.replace("{{VERSION}}", digest.hexdigest()[:16]).replace("['{{FILES}}']", json.dumps(["./", *files]))
+    (site / "sw.js").write_text(worker, encoding="utf-8")
 
 
 def _clear_old_site(site: Path, model_folder: Path) -> None:
@@ -565,6 +612,8 @@ def _clear_old_site(site: Path, model_folder: Path) -> None:
         raise RadkitError(f"The folder {shown} already exists and was not made by build_webapp (it holds "
                           f"{listing}). RadKit never deletes files it did not make.", fix)
     foreign = sorted(entries - SITE_ENTRIES)
+    if (site / "icons").is_dir():  # the icons folder holds only the icons build_webapp draws
+        foreign += sorted(f"icons/{p.name}" for p in (site / "icons").iterdir() if p.name not in _ICON_FILES)
     if foreign:
         raise RadkitError(f"The site folder {shown} was made by build_webapp, but it now also holds files radkit "
                           f"did not put there ({', '.join(foreign[:4])}), so it will not be replaced.", fix)
@@ -589,7 +638,8 @@ class Server:
 
         class Handler(SimpleHTTPRequestHandler):
             extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm",
-                              ".js": "text/javascript", ".json": "application/json"}
+                              ".js": "text/javascript", ".json": "application/json",
+                              ".webmanifest": "application/manifest+json"}
 
             def log_message(self, *args):  # keep the notebook quiet
                 pass

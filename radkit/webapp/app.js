@@ -230,8 +230,16 @@
     const drawn = showInput(input);
     const ranked = state.meta.task === 'segmentation' ? showSegmentation(result, drawn) : showClassification(result);
     $('timing').textContent = `Analysed in ${result.ms.toFixed(0)} ms on this device (${state.backend}).`;
-    say(`Done: ${name}.`);
+    say(`Done: ${name}. ${spokenResult()}`);
     hooks.results.push({ ok: true, name, ranked, values: result.values, shape: result.shape, input: Array.from(input) });
+  }
+
+  // The answer in one sentence for the status line, which screen readers announce (it is an aria-live region).
+  function spokenResult() {
+    const first = $('bars').querySelector('li');
+    const parts = first ? Array.from(first.querySelectorAll('span'), (span) => span.textContent) : [];
+    const detail = parts.length ? parts.join(' ') : (first ? first.textContent : '');
+    return `${$('answer-title').textContent}${detail ? ` (${detail})` : ''}.`;
   }
 
   function refuse(name, message) {
@@ -263,15 +271,37 @@
 
   // ---------------------------------------------------------------- camera
 
+  // What went wrong with the camera, in words a person can act on (the browser's error names are not).
+  function cameraProblem(error) {
+    const name = error && error.name;
+    if (name === 'NotAllowedError' || name === 'SecurityError') {
+      return 'The camera is blocked for this page. To use it, allow the camera in the browser\'s settings for this site '
+        + '(often the icon beside the address), then press “Use the camera” again. You can still choose an image file.';
+    }
+    if (name === 'NotFoundError' || name === 'OverconstrainedError') {
+      return 'No camera was found on this device. You can still choose an image file.';
+    }
+    if (name === 'NotReadableError' || name === 'AbortError') {
+      return 'The camera is busy or could not start (another app may be using it). Close that app and try again, '
+        + 'or choose an image file.';
+    }
+    return 'The camera could not be opened. You can still choose an image file.';
+  }
+
   async function startCamera() {
     try {
       state.stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
     } catch (error) {
-      return say('The camera could not be opened (permission refused, or no camera). You can still choose an image file.', true);
+      return say(cameraProblem(error), true);
     }
     const video = $('video');
     video.srcObject = state.stream;
-    await video.play();
+    try {
+      await video.play();
+    } catch (error) {
+      stopCamera();
+      return say(cameraProblem(error), true);
+    }
     $('camera').hidden = false;
     say('Point the camera at the image, fill the frame, avoid glare, then press “Take picture”.');
   }

@@ -144,13 +144,23 @@
     }
     const bytesPer = allocated / 8;
     const little = ds.byteArrayParser !== dicomParser.bigEndianByteArrayParser;
-    const view = new DataView(ds.byteArray.buffer, ds.byteArray.byteOffset + element.dataOffset, count * bytesPer);
-    const out = new Float64Array(count);
+    const start = ds.byteArray.byteOffset + element.dataOffset;
+    const out = allocated === 32 ? new Float64Array(count) : new Int32Array(count);
     const shift = 32 - Math.min(storedBits, allocated);
+    const fix = shift > 0 && shift < 32;
+    if (allocated === 16 && little && start % 2 === 0) {   // the common case: read the 16-bit words directly
+      const words = new Uint16Array(ds.byteArray.buffer, start, count);
+      for (let i = 0; i < count; i++) {
+        const v = words[i];
+        out[i] = !fix ? (signed ? (v << 16) >> 16 : v) : signed ? (v << shift) >> shift : (v << shift) >>> shift;
+      }
+      return out;
+    }
+    const view = new DataView(ds.byteArray.buffer, start, count * bytesPer);
     for (let i = 0; i < count; i++) {
       let v = allocated === 8 ? view.getUint8(i) : allocated === 16 ? view.getUint16(2 * i, little) : view.getUint32(4 * i, little);
-      if (shift > 0 && shift < 32) v = signed ? (v << shift) >> shift : (v << shift) >>> shift;
-      else if (signed && allocated === 32) v |= 0;
+      if (fix) v = signed ? (v << shift) >> shift : (v << shift) >>> shift;
+      else if (signed) v = allocated === 8 ? (v << 24) >> 24 : allocated === 16 ? (v << 16) >> 16 : v | 0;
       out[i] = v;
     }
     return out;
@@ -167,9 +177,10 @@
     return [low, high];
   }
 
+  // numpy's np.round for the values 0..255 made here: halves go to the even neighbour (Math.round goes up).
   function roundHalfEven(x) {
     const r = Math.round(x);
-    return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+    return r - x === 0.5 && (r & 1) ? r - 1 : r;
   }
 
   function identifying(ds) {
@@ -267,26 +278,28 @@
       const width = source && first(source, 'x00281051');
       if (level !== undefined && width !== undefined && width > 0) shown = { level, width, from: 'the file' };
     }
-    const image = new Float32Array(size);
+    let low; let span; let clip = true;
     if (shown) {
-      const low = fround(shown.level - shown.width / 2);
-      const width = fround(shown.width);
-      for (let i = 0; i < size; i++) image[i] = Math.min(1, Math.max(0, fround(fround(own[i] - low) / width)));
+      low = fround(shown.level - shown.width / 2);
+      span = fround(shown.width);
     } else {
       if (ds.elements.x00283010) {
         refuse(`${name} has no window but a VOI look-up table, which this web app does not apply.`,
           'Open it in the RadKit notebook (radkit.dicom.load_image applies it).');
       }
-      let low = Infinity; let high = -Infinity;
+      let high = -Infinity;
+      low = Infinity;
       for (let i = 0; i < size; i++) { if (own[i] < low) low = own[i]; if (own[i] > high) high = own[i]; }
-      const span = fround(high > low ? high - low : 1);
-      for (let i = 0; i < size; i++) image[i] = fround(fround(own[i] - low) / span);
+      span = fround(high > low ? high - low : 1);
+      clip = false;
       shown = { level: (low + high) / 2, width: high - low, from: 'the full range of values' };
     }
     const inverted = photometric === 'MONOCHROME1';
     const grey = new Uint8ClampedArray(size);
-    for (let i = 0; i < size; i++) {
-      const v = inverted ? fround(1 - image[i]) : image[i];
+    for (let i = 0; i < size; i++) {   // window (float32, as numpy), invert, * 255, round half to even
+      let v = fround(fround(own[i] - low) / span);
+      if (clip) v = v < 0 ? 0 : v > 1 ? 1 : v;
+      if (inverted) v = fround(1 - v);
       grey[i] = roundHalfEven(fround(v * 255));
     }
     const spacingText = ds.string('x00280030');

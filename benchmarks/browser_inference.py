@@ -26,6 +26,7 @@ real chest film (RG1_UNCR.dcm), with its heatmap.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -125,7 +126,7 @@ def main() -> None:
             x = np.random.default_rng(0).random((1, *model.input_shape[1:]), dtype=np.float32)
             with deploy.serve(site) as server:
                 report = deploy.try_in_browser(server.url, inputs={"x": x}, repeat=args.runs)
-                meta = deploy.json.loads((exported / "radkit.json").read_text())
+                meta = json.loads((exported / "radkit.json").read_text())
                 if args.dicom_runs and meta["task"] == "classification":
                     film = Path(args.dicom) if args.dicom else phantom_dicom(Path(tmp) / "film_1024.dcm")
                     opened = deploy.try_in_browser(server.url, files=[film] * args.dicom_runs)["files"]

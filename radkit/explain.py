@@ -218,7 +218,8 @@ def cam(model, images, class_index: int = 0) -> np.ndarray:
     if not 0 <= class_index < kernel.shape[1]:
         raise RadkitError(f"class_index={class_index} is not one of the model's {kernel.shape[1]} outputs.",
                           f"Use a number from 0 to {kernel.shape[1] - 1}.")
-    features = keras.Model(model.inputs, pool.input)(x, training=False)
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # one input: no list (Keras warns)
+    features = keras.Model(inputs, pool.input)(x, training=False)
     cams = np.einsum("nhwk,k->nhw", np.asarray(features, dtype=np.float32), kernel[:, class_index])
     return _to_heatmaps(cams, x.shape[1:3])
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import keras
@@ -70,7 +71,7 @@ def test_the_pages_heatmap_equals_radkit_explain_cam(tmp_path, outputs):
     model = base._with_learned_statistics(models.small_cnn((64, 64, 1), n_outputs=outputs))
     labels = ["normal", "pneumonia"] if outputs == 1 else ["normal", "bacterial", "viral"]
     exported = deploy.export_tfjs(model, tmp_path / "model", label_names=labels)
-    meta = deploy.json.loads((exported / "radkit.json").read_text())
+    meta = json.loads((exported / "radkit.json").read_text())
     assert meta["cam"]["features"] == "bn4" and meta["cam"]["dense"] == "prediction"
     site = deploy.build_webapp(exported, tmp_path / "site")
     films = [phantom_dicom(tmp_path / f"film{i}.dcm", phantoms.chest_xray(size=200, pneumonia=bool(i), seed=i)["image"],
@@ -98,7 +99,7 @@ def test_no_heatmap_for_a_model_without_pooling_then_dense(tmp_path):
     x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
     outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(x))
     exported = deploy.export_tfjs(keras.Model(inputs, outputs), tmp_path / "model")
-    assert deploy.json.loads((exported / "radkit.json").read_text())["cam"] is None
+    assert json.loads((exported / "radkit.json").read_text())["cam"] is None
     with pytest.raises(Exception, match="global average pooling"):
         explain.cam(keras.Model(inputs, outputs), np.zeros((1, 32, 32), np.uint8))
 
@@ -164,7 +165,7 @@ def test_detection_draws_the_box_python_predicts(tmp_path):
     box.kernel.assign(np.random.default_rng(0).normal(0, 0.3, box.kernel.shape).astype(np.float32))
     model = base._with_learned_statistics(model)
     exported = deploy.export_tfjs(model, tmp_path / "model")
-    meta = deploy.json.loads((exported / "radkit.json").read_text())
+    meta = json.loads((exported / "radkit.json").read_text())
     assert meta["task"] == "detection" and meta["labels"] == ["heart"]
     site = deploy.build_webapp(exported, tmp_path / "site")
     films = [phantom_dicom(tmp_path / f"chest{i}.dcm", phantoms.chest_xray(size=256, seed=i)["image"][:, 20:],
@@ -228,6 +229,6 @@ def test_without_a_card_there_is_no_about_section(tmp_path):
     exported = deploy.export_tfjs(models.small_cnn((32, 32, 1)), tmp_path / "model")
     site = deploy.build_webapp(exported, tmp_path / "site")
     assert not (site / "model_card.json").exists()
-    assert deploy.json.loads((site / "app.json").read_text())["model_card"] is False
+    assert json.loads((site / "app.json").read_text())["model_card"] is False
     with pytest.raises(Exception, match="no model card"):
         deploy.build_webapp(exported, tmp_path / "site", model_card=tmp_path / "missing.model_card.md")

@@ -73,12 +73,17 @@
     const top = Math.floor((rows - cropH) / 2);
     const left = Math.floor((cols - cropW) / 2);
     const planes = new Float32Array(cropH * cropW * channels);
+    let greyValue = null;   // a grey value's float32 "grey" (the same sum as for R = G = B), looked up, not recomputed
+    if (grey) {
+      greyValue = new Float32Array(256);
+      for (let v = 0; v < 256; v++) greyValue[v] = channels === 1 ? v * 0.299 + v * 0.587 + v * 0.114 : v;
+    }
     for (let y = 0; y < cropH; y++) {
       for (let x = 0; x < cropW; x++) {
         const q = (y * cropW + x) * channels;
         if (grey) {
-          const v = grey[(y + top) * cols + (x + left)];
-          if (channels === 1) planes[q] = v * 0.299 + v * 0.587 + v * 0.114;
+          const v = greyValue[grey[(y + top) * cols + (x + left)]];
+          if (channels === 1) planes[q] = v;
           else planes[q] = planes[q + 1] = planes[q + 2] = v;
           continue;
         }

@@ -252,7 +252,7 @@
     for (let f = 0; f < frames; f++) {
       const s = perFrameScale ? slope[f] : slope[0];
       const b = perFrameScale ? intercept[f] : intercept[0];
-      for (let i = f * size; i < (f + 1) * size; i++) values[i] = modality === 'RTDOSE' ? stored[i] * s : stored[i] * s + b;
+      for (let i = f * size, end = (f + 1) * size; i < end; i++) values[i] = stored[i] * s + b;   // RT dose: b = 0
     }
     const padding = modality === 'RTDOSE' ? null : paddingRange(ds);
     if (padding) {

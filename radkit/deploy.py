@@ -9,8 +9,10 @@ Introduced in notebook 09_browser_app. Four steps, one function each:
   be installed beside TensorFlow 2.21, and its output for Keras 3 models
   does not load.
 - ``build_webapp(model_folder, site)`` makes a static web site: one page,
-  TensorFlow.js copied in, and the model. Nothing is fetched from anywhere
-  else, so it works offline and the images never leave the device.
+  TensorFlow.js and dicom-parser copied in, and the model. Nothing is fetched from anywhere
+  else, so it works offline and the images never leave the device. The page opens PNG, JPEG and
+  uncompressed DICOM (read as ``radkit.dicom.load_image`` does), draws a classifier's heatmap
+  (``radkit.explain.cam``), a segmentation's outline and area, a box model's box, and the model card.
 - ``serve(site)`` shows the site at ``http://127.0.0.1:PORT`` from a
   background thread, so the notebook stays usable.
 - ``try_in_browser(url, ...)`` opens the page in a real (headless) Chromium,
@@ -444,7 +446,8 @@ def preprocess(image, model_folder) -> np.ndarray:
     Introduced in notebook 09. ``image`` is a file path, or an array (H, W) of grey or (H, W, 3)
     of colour values 0-255. A file is decoded by ``radkit.data.decode_image``, the same path as
     training uses (EXIF orientation applied, transparency on black, 16-bit as value // 256, as the
-    browser does). Steps: grey (0.299 R + 0.587 G + 0.114 B), crop the centre to the model's
+    browser does; DICOM through ``radkit.dicom.load_image``, or through the model's own window when it
+    was exported with ``window=``). Steps: grey (0.299 R + 0.587 G + 0.114 B), crop the centre to the model's
     shape, resize like Pillow's bilinear, then ``pixel / pixel_divisor + pixel_offset``.
     """
     meta = json.loads((Path(model_folder) / "radkit.json").read_text(encoding="utf-8"))["input"]

@@ -122,7 +122,8 @@
   }
 
   // The stored values, with the unused high bits corrected as pydicom does (shift left, then right).
-  function storedValues(ds, name, rows, cols, frames) {
+  // Frames `first` to `first + nFrames - 1` of them (the whole buffer is checked, as pydicom does).
+  function storedValues(ds, name, rows, cols, frames, first = 0, nFrames = frames) {
     const element = ds.elements.x7fe00010;
     const allocated = ds.uint16('x00280100');
     const storedBits = ds.uint16('x00280101') || allocated;
@@ -131,20 +132,22 @@
       refuse(`${name} stores ${allocated}-bit pixels, which this web app cannot read.`,
         'Export the image again as 8- or 16-bit greyscale, or open it in the RadKit notebook.');
     }
-    const count = rows * cols * frames;
-    const needed = allocated === 1 ? Math.ceil(count / 8) : count * allocated / 8;
+    const all = rows * cols * frames;
+    const needed = allocated === 1 ? Math.ceil(all / 8) : all * allocated / 8;
+    const skip = rows * cols * first;
+    const count = rows * cols * nFrames;
     if (element.length < needed || element.dataOffset + needed > ds.byteArray.length) {
       damaged(name, 'has an image that could not be decoded');
     }
     if (allocated === 1) {   // one bit per pixel (masks, segmentations), the lowest bit of each byte first
       const bits = ds.byteArray.subarray(element.dataOffset, element.dataOffset + needed);
       const out = new Float64Array(count);
-      for (let i = 0; i < count; i++) out[i] = (bits[i >> 3] >> (i & 7)) & 1;
+      for (let i = 0; i < count; i++) out[i] = (bits[(i + skip) >> 3] >> ((i + skip) & 7)) & 1;
       return out;
     }
     const bytesPer = allocated / 8;
     const little = ds.byteArrayParser !== dicomParser.bigEndianByteArrayParser;
-    const start = ds.byteArray.byteOffset + element.dataOffset;
+    const start = ds.byteArray.byteOffset + element.dataOffset + skip * allocated / 8;
     const out = allocated === 32 ? new Float64Array(count) : new Int32Array(count);
     const shift = 32 - Math.min(storedBits, allocated);
     const fix = shift > 0 && shift < 32;
@@ -229,9 +232,14 @@
     const cols = ds.uint16('x00280011');
     const frames = Math.max(1, ds.intString('x00280008') || 1);
     if (!rows || !cols) damaged(name, 'has no image size (Rows and Columns)');
-    const stored = storedValues(ds, name, rows, cols, frames);
     const modality = (ds.string('x00080060') || '').trim();
     const size = rows * cols;
+    // Only the middle frame is shown; all frames are read only when padding must be found in all of them
+    // (radkit fills padding with the lowest other value of the whole file).
+    const frame = frames > 1 ? Math.floor(frames / 2) : 0;
+    const padding = modality === 'RTDOSE' ? null : paddingRange(ds);
+    const from = padding ? 0 : frame;
+    const stored = storedValues(ds, name, rows, cols, frames, from, padding ? frames : 1);
 
     // Pixel values in the file's units (float32), as radkit.dicom.pixels.
     let slope; let intercept;
@@ -249,12 +257,11 @@
     }
     const perFrameScale = frames > 1 && slope.length === frames;
     const values = new Float32Array(stored.length);
-    for (let f = 0; f < frames; f++) {
-      const s = perFrameScale ? slope[f] : slope[0];
-      const b = perFrameScale ? intercept[f] : intercept[0];
-      for (let i = f * size, end = (f + 1) * size; i < end; i++) values[i] = stored[i] * s + b;   // RT dose: b = 0
+    for (let k = 0; k < stored.length / size; k++) {
+      const s = perFrameScale ? slope[from + k] : slope[0];
+      const b = perFrameScale ? intercept[from + k] : intercept[0];
+      for (let i = k * size, end = (k + 1) * size; i < end; i++) values[i] = stored[i] * s + b;   // RT dose: b = 0
     }
-    const padding = modality === 'RTDOSE' ? null : paddingRange(ds);
     if (padding) {
       let padded = 0; let lowest = Infinity;
       for (let i = 0; i < stored.length; i++) {
@@ -268,8 +275,7 @@
     }
 
     // The middle frame, its window (the model's, else the file's), MONOCHROME1 inverted: radkit.dicom.display_image.
-    const frame = frames > 1 ? Math.floor(frames / 2) : 0;
-    const own = values.subarray(frame * size, (frame + 1) * size);
+    const own = values.subarray((frame - from) * size, (frame - from + 1) * size);
     let shown = window ? { level: window[0], width: window[1], from: 'the model' } : null;
     if (!shown) {
       const voi = perFrame(ds, 'x00289132', frames);

@@ -9,8 +9,10 @@ Introduced in notebook 09_browser_app. Four steps, one function each:
   be installed beside TensorFlow 2.21, and its output for Keras 3 models
   does not load.
 - ``build_webapp(model_folder, site)`` makes a static web site: one page,
-  TensorFlow.js copied in, and the model. Nothing is fetched from anywhere
-  else, so it works offline and the images never leave the device.
+  TensorFlow.js and dicom-parser copied in, and the model. Nothing is fetched from anywhere
+  else, so it works offline and the images never leave the device. The page opens PNG, JPEG and
+  uncompressed DICOM (read as ``radkit.dicom.load_image`` does), draws a classifier's heatmap
+  (``radkit.explain.cam``), a segmentation's outline and area, a box model's box, and the model card.
 - ``serve(site)`` shows the site at ``http://127.0.0.1:PORT`` from a
   background thread, so the notebook stays usable.
 - ``try_in_browser(url, ...)`` opens the page in a real (headless) Chromium,
@@ -36,11 +38,13 @@ import numpy as np
 from radkit.errors import RadkitError
 
 TFJS_VERSION = "4.22.0"
+DICOM_PARSER_VERSION = "1.8.21"  # npm dicom-parser: reads DICOM files in the page (notebook 09)
 WEBAPP_DIR = Path(__file__).parent / "webapp"
 SHARD_BYTES = 4 * 1024 * 1024  # the official converter's default shard size
 # build_webapp writes this file into every site it makes; only such a folder is ever replaced.
 SITE_MARKER = ".radkit-site"
-SITE_ENTRIES = {SITE_MARKER, "index.html", "app.js", "app.css", "app.json", "model", "vendor"}
+SITE_ENTRIES = {SITE_MARKER, "index.html", "app.js", "app.css", "app.json", "model", "vendor",
+                "dicom.js", "model_card.json"}
 # What _make_installable adds (offline use and "Add to home screen"): also build_webapp's own files.
 SITE_ENTRIES |= {"offline.js", "sw.js", "manifest.webmanifest", "icons"}
 
@@ -246,14 +250,43 @@ def _weights(weighted, float16: bool) -> tuple[list, bytes]:
     return specs, b"".join(chunks)
 
 
+def _is_box_regressor(model) -> bool:
+    """True for notebook 07's box regressor (radkit.models.box_regressor): four sigmoid outputs named 'box'."""
+    last = model.outputs[0]._keras_history[0]
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    return last.name == "box" and tuple(model.outputs[0].shape)[1:] == (4,) and activation == "sigmoid"
+
+
+def _cam_layers(topology: dict) -> dict | None:
+    """For a classifier that ends in global average pooling then one dense layer: the names the page needs
+    to draw the class activation map (the feature maps that are pooled, and the dense layer), else None."""
+    layers = {layer["name"]: layer for layer in topology["config"]["layers"]}
+    output = layers[topology["config"]["output_layers"][0][0]]
+    inbound = output.get("inbound_nodes") or [[]]
+    if output["class_name"] != "Dense" or len(inbound) != 1 or len(inbound[0]) != 1:
+        return None
+    pool = layers[inbound[0][0][0]]
+    pool_inbound = pool.get("inbound_nodes") or [[]]
+    if pool["class_name"] != "GlobalAveragePooling2D" or len(pool_inbound) != 1 or len(pool_inbound[0]) != 1:
+        return None
+    return {"features": pool_inbound[0][0][0], "dense": output["name"],
+            "method": "class activation map: the dense layer's weights times the pooled feature maps (Zhou et al. 2016)"}
+
+
 def _describe_output(model, label_names):
-    """('classification' or 'segmentation', 'sigmoid'/'softmax'/..., label names)."""
+    """('classification', 'segmentation' or 'detection', 'sigmoid'/'softmax'/..., label names)."""
     shape = tuple(model.outputs[0].shape)
     last = model.outputs[0]._keras_history[0]  # the layer that makes the output
     activation = getattr(last, "activation", None)
     activation = getattr(activation, "__name__", "linear") if activation is not None else "linear"
     if last.__class__.__name__ == "Softmax":
         activation = "softmax"
+    if _is_box_regressor(model):  # one box: [x_min, y_min, x_max, y_max] as fractions of the input
+        label_names = [str(x) for x in (label_names or ["heart"])]
+        if len(label_names) != 1:
+            raise RadkitError(f"A box model finds one thing, but {len(label_names)} label names were given.",
+                              "Give one name, for example label_names=['heart'].")
+        return "detection", activation, label_names
     task = "segmentation" if len(shape) == 4 else "classification"
     n = int(shape[-1])
     if label_names is None:
@@ -273,13 +306,16 @@ def _describe_output(model, label_names):
 
 
 def export_tfjs(model, folder, label_names=None, float16: bool = False, pixel_divisor: float = 255.0,
-                pixel_offset: float = 0.0, title: str | None = None) -> Path:
+                pixel_offset: float = 0.0, title: str | None = None, window=None) -> Path:
     """Save a Keras model for TensorFlow.js: model.json, weight files, and radkit.json beside them.
 
     Introduced in notebook 09. ``label_names`` are the names of the outputs (for one sigmoid output:
     negative first, then positive). The web page turns each pixel (0-255) into
     ``pixel / pixel_divisor + pixel_offset``; the default is what ``radkit.data.to_model_input``
     does (pixel / 255). ``float16=True`` halves the size on disk (the browser turns the weights back into float32).
+    ``window=(level, width)`` makes the page show DICOM files through that window instead of their own (for a
+    model trained on, say, lung-window CT). A classifier that ends in global average pooling and one dense
+    layer also gets what the page needs to draw its class activation map (``radkit.explain.cam``).
     Returns the folder.
 
     >>> export_tfjs(model, "export/pneumonia_cnn", label_names=["normal", "pneumonia"])
@@ -305,6 +341,9 @@ def export_tfjs(model, folder, label_names=None, float16: bool = False, pixel_di
         raise RadkitError(f"The model expects {channels} channels; the web page can give 1 (grey) or 3 (colour).",
                           "Build the model for grey (1) or colour (3) images.")
 
+    if window is not None and not (len(window) == 2 and float(window[1]) > 0):
+        raise RadkitError(f"window={window!r} is not a (level, width) pair with a positive width.",
+                          "Use for example window=(-600, 1500) for a lung window, or leave it out.")
     topology, weighted = _topology(model)
     specs, data = _weights(weighted, float16)
     task, activation, label_names = _describe_output(model, label_names)
@@ -336,11 +375,15 @@ def export_tfjs(model, folder, label_names=None, float16: bool = False, pixel_di
                   "steps": ["turn to grey (0.299 R + 0.587 G + 0.114 B)" if channels == 1 else "keep colour",
                             "crop the centre to the model's shape", "resize (bilinear, like Pillow)",
                             f"pixel / {pixel_divisor:g} + {pixel_offset:g}"]},
+        "cam": _cam_layers(topology) if task == "classification" else None,
         "weights": "float16" if float16 else "float32",
         "parameters": int(model.count_params()),
         "keras_version": keras.__version__,
         "tfjs_version": TFJS_VERSION,
     }
+    if window is not None:  # DICOM files are shown through the model's window, not their own
+        metadata["input"]["window"] = [float(window[0]), float(window[1])]
+        metadata["input"]["steps"].insert(0, f"DICOM: window level {window[0]:g}, width {window[1]:g}")
     (folder / "radkit.json").write_text(json.dumps(metadata, indent=1), encoding="utf-8")
     return folder
 
@@ -405,14 +448,18 @@ def preprocess(image, model_folder) -> np.ndarray:
     Introduced in notebook 09. ``image`` is a file path, or an array (H, W) of grey or (H, W, 3)
     of colour values 0-255. A file is decoded by ``radkit.data.decode_image``, the same path as
     training uses (EXIF orientation applied, transparency on black, 16-bit as value // 256, as the
-    browser does). Steps: grey (0.299 R + 0.587 G + 0.114 B), crop the centre to the model's
+    browser does; DICOM through ``radkit.dicom.load_image``, or through the model's own window when it
+    was exported with ``window=``). Steps: grey (0.299 R + 0.587 G + 0.114 B), crop the centre to the model's
     shape, resize like Pillow's bilinear, then ``pixel / pixel_divisor + pixel_offset``.
     """
     meta = json.loads((Path(model_folder) / "radkit.json").read_text(encoding="utf-8"))["input"]
     if isinstance(image, (str, os.PathLike)):
-        from radkit.data import decode_image
+        from radkit.data import decode_image, is_dicom
 
-        image = decode_image(image)
+        if meta.get("window") and is_dicom(Path(image)):
+            image = _dicom_through_window(image, meta["window"])
+        else:
+            image = decode_image(image)
     pixels = np.asarray(image, dtype=np.float64)
     if pixels.ndim == 3 and pixels.shape[-1] == 1:
         pixels = pixels[..., 0]
@@ -433,6 +480,19 @@ def preprocess(image, model_folder) -> np.ndarray:
     planes = np.einsum("oy,yxc->oxc", _resize_weights(crop_h, height), planes).astype(np.float32)
     out = planes / np.float32(meta["pixel_divisor"]) + np.float32(meta["pixel_offset"])
     return out[None].astype(np.float32)
+
+
+def _dicom_through_window(path, window) -> np.ndarray:
+    """A DICOM file as radkit.dicom.load_image reads it (middle frame, MONOCHROME1 inverted), but shown through
+    the model's window instead of the file's own: what the page does for a model exported with ``window=``."""
+    from radkit import dicom
+
+    ds = dicom.read(path)
+    values, frame = dicom.pixels(ds), 0
+    if values.ndim == 3:
+        frame = len(values) // 2
+        values = values[frame]
+    return np.round(dicom.display_image(ds, window=tuple(window), values=values, frame=frame) * 255).astype(np.uint8)
 
 
 def _crop(rows: int, cols: int, height: int, width: int) -> tuple[int, int]:
@@ -458,7 +518,7 @@ def _node_modules_candidates() -> list[Path]:
 
 
 def tfjs_files(install: bool = True) -> dict[str, Path]:
-    """Find (or install with npm) TensorFlow.js and its WASM backend; returns {file name: path}.
+    """Find (or install with npm) TensorFlow.js, its WASM backend and dicom-parser; returns {file name: path}.
 
     Introduced in notebook 09. Looks in the project's ``node_modules`` (made by ``npm ci``), then in
     RadKit's data folder; if absent and ``install`` is True, runs ``npm install`` into the data folder.
@@ -468,11 +528,14 @@ def tfjs_files(install: bool = True) -> dict[str, Path]:
               "tf-backend-wasm.es2017.min.js": "@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.es2017.min.js"}
     wasm = ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm"]
     wanted.update({w: f"@tensorflow/tfjs-backend-wasm/dist/{w}" for w in wasm})
+    wanted["dicomParser.min.js"] = "dicom-parser/dist/dicomParser.min.js"  # reads DICOM files in the page
+    versions = {"@tensorflow/tfjs": TFJS_VERSION, "dicom-parser": DICOM_PARSER_VERSION}
     for base in _node_modules_candidates():
-        version_file = base / "@tensorflow/tfjs/package.json"
-        if all((base / rel).is_file() for rel in wanted.values()) and version_file.is_file():
-            if json.loads(version_file.read_text())["version"] == TFJS_VERSION:
-                return {name: base / rel for name, rel in wanted.items()}
+        if all((base / rel).is_file() for rel in wanted.values()) and all(
+                (base / pkg / "package.json").is_file()
+                and json.loads((base / pkg / "package.json").read_text())["version"] == version
+                for pkg, version in versions.items()):
+            return {name: base / rel for name, rel in wanted.items()}
     if not install:
         raise RadkitError(f"TensorFlow.js {TFJS_VERSION} was not found.",
                           "Run `npm ci` in the radkit project folder (needs Node.js), or call tfjs_files(install=True).")
@@ -486,7 +549,8 @@ def tfjs_files(install: bool = True) -> dict[str, Path]:
     target.mkdir(parents=True, exist_ok=True)
     print(f"Installing TensorFlow.js {TFJS_VERSION} with npm into {display_path(target)} (once; about 20 s)...")
     result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(target),
-                             f"@tensorflow/tfjs@{TFJS_VERSION}", f"@tensorflow/tfjs-backend-wasm@{TFJS_VERSION}"],
+                             f"@tensorflow/tfjs@{TFJS_VERSION}", f"@tensorflow/tfjs-backend-wasm@{TFJS_VERSION}",
+                             f"dicom-parser@{DICOM_PARSER_VERSION}"],
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise RadkitError(f"npm could not install TensorFlow.js:\n{result.stderr[-800:]}",
@@ -502,12 +566,15 @@ DEFAULT_NOTICE = ("For teaching only: this model has not been validated for clin
 
 
 def build_webapp(model_folder, site, title: str | None = None, learn_more: dict | None = None,
-                 notice: str = DEFAULT_NOTICE, about: str = "") -> Path:
+                 notice: str = DEFAULT_NOTICE, about: str = "", model_card=None) -> Path:
     """Make a static web site that runs an exported model in the browser. Returns the site folder.
 
     Introduced in notebook 09. ``model_folder`` is what ``export_tfjs`` wrote. ``learn_more`` maps a
     label to a web page about that finding (shown as a link; nothing is fetched from it).
     Copy the site folder to any static host (GitHub Pages, a hospital intranet server) as it is.
+    ``model_card`` (a ``radkit.report.ModelCard`` or its ``.md`` file) is shown under "About this model":
+    intended use, not for use, and the measured metrics with their intervals. Left out, a card saved beside
+    the exported model (``card.save_beside(model_folder)``, i.e. ``<folder>.model_card.md``) is used.
     After one visit the app also opens with the network off, and a phone can install it (home screen).
 
     >>> build_webapp("export/pneumonia_cnn", "site", learn_more={"pneumonia": "https://radiopaedia.org/articles/pneumonia"})
@@ -522,6 +589,7 @@ def build_webapp(model_folder, site, title: str | None = None, learn_more: dict 
     if unknown:
         raise RadkitError(f"learn_more names labels the model does not have: {unknown}.",
                           f"Use the model's labels: {meta['labels']}.")
+    card = _model_card_summary(model_folder, model_card)
     _clear_old_site(site, model_folder)
     site.mkdir(parents=True, exist_ok=True)
     (site / SITE_MARKER).write_text("Made by radkit.deploy.build_webapp; build_webapp may replace this folder.\n",
@@ -530,10 +598,12 @@ def build_webapp(model_folder, site, title: str | None = None, learn_more: dict 
     shutil.copytree(model_folder, site / "model")
     for name, path in files.items():
         shutil.copy2(path, site / "vendor" / name)
-    for name in ("index.html", "app.js", "app.css"):
+    for name in ("index.html", "app.js", "app.css", "dicom.js"):
         shutil.copy2(WEBAPP_DIR / name, site / name)
+    if card is not None:
+        (site / "model_card.json").write_text(json.dumps(card, indent=1), encoding="utf-8")
     app = {"title": title or meta.get("title") or "RadKit model", "notice": notice, "about": about,
-           "learn_more": learn_more or {}}
+           "learn_more": learn_more or {}, "model_card": card is not None}
     (site / "app.json").write_text(json.dumps(app, indent=1), encoding="utf-8")
     html = (site / "index.html").read_text(encoding="utf-8")
     (site / "index.html").write_text(html.replace("{{TITLE}}", _escape(app["title"])), encoding="utf-8")
@@ -582,6 +652,24 @@ def _make_installable(site: Path, title: str) -> None:
     worker = (WEBAPP_DIR / "sw.js").read_text(encoding="utf-8")
     worker = worker.replace("{{VERSION}}", digest.hexdigest()[:16]).replace("['{{FILES}}']", json.dumps(["./", *files]))
     (site / "sw.js").write_text(worker, encoding="utf-8")
+
+
+def _model_card_summary(model_folder: Path, model_card) -> dict | None:
+    """What the page shows from a model card (given, or saved beside the exported model), or None."""
+    from radkit import report
+
+    if model_card is None:
+        beside = model_folder.with_name(model_folder.name + ".model_card.md")
+        if not beside.is_file():
+            return None
+        model_card = beside
+    if isinstance(model_card, report.ModelCard):
+        return report.card_summary(model_card.markdown)
+    path = Path(model_card)
+    if not path.is_file():
+        raise RadkitError(f"There is no model card at {path.name}.",
+                          "Pass the card itself (what report.model_card returns) or the .md file it was saved to.")
+    return report.card_summary(path.read_text(encoding="utf-8"))
 
 
 def _clear_old_site(site: Path, model_folder: Path) -> None:

@@ -5,6 +5,8 @@ Introduced in notebook 05_explainability.
 - ``gradcam`` - a heatmap of the regions that pushed the model towards its
   answer, from the last convolution (through tf-explain where it works under
   Keras 3, otherwise our own short GradientTape version: same sums);
+- ``cam`` - the class activation map of a classifier that ends in global average
+  pooling then one dense layer: exact and cheap, what the browser app draws (notebook 09);
 - ``occlusion`` - cover one small square at a time and see how much the answer drops;
 - ``overlay`` / ``show_heatmaps`` - the heatmap over the original picture;
 - ``sanity_check`` - heatmaps from a copy with random weights must look
@@ -178,6 +180,47 @@ def gradcam(model, images, layer_name: str | None = None, method: str = "auto", 
         cams = _tape_cams(model, x, path, class_index, guided)
     else:
         cams = _tf_explain_cams(model, x, path[0], class_index, guided)
+    return _to_heatmaps(cams, x.shape[1:3])
+
+
+# ---------------------------------------------------------------- CAM (what the browser app draws)
+
+def cam_layers(model):
+    """For a classifier ending in global average pooling then one dense layer (radkit.models.small_cnn and
+    transfer_model): (the pooling layer, the dense layer), or a RadkitError saying why CAM does not apply."""
+    keras = _keras()
+    dense = model.outputs[0]._keras_history[0]
+    node = dense
+    while True:  # step back over layers that do nothing at inference (dropout) to the pooling
+        node = node.input._keras_history[0]
+        if not isinstance(node, (keras.layers.Dropout, keras.layers.SpatialDropout2D)):
+            break
+    if not isinstance(dense, keras.layers.Dense) or not isinstance(node, keras.layers.GlobalAveragePooling2D) \
+            or getattr(node, "keepdims", False):
+        raise RadkitError(
+            f"The class activation map needs a model that ends in global average pooling then one dense layer; "
+            f"{model.name!r} ends in {type(node).__name__} then {type(dense).__name__}.",
+            "Use radkit.explain.gradcam, which works with any convolutional model.")
+    return node, dense
+
+
+def cam(model, images, class_index: int = 0) -> np.ndarray:
+    """Class activation maps (Zhou et al. 2016): the dense layer's weights for one class times the feature maps it
+    pools, negative parts dropped, stretched to the picture's size, scaled 0..1 (notebooks 05 and 09).
+
+    Exact and cheap for the course's classifiers (global average pooling then one dense layer): it is what the
+    browser app of notebook 09 draws over the image. Returns (N, H, W) maps like ``gradcam``.
+    """
+    keras = _keras()
+    x = to_model_input(images)
+    pool, dense = cam_layers(model)
+    kernel = np.asarray(dense.kernel.numpy(), dtype=np.float32)
+    if not 0 <= class_index < kernel.shape[1]:
+        raise RadkitError(f"class_index={class_index} is not one of the model's {kernel.shape[1]} outputs.",
+                          f"Use a number from 0 to {kernel.shape[1] - 1}.")
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # one input: no list (Keras warns)
+    features = keras.Model(inputs, pool.input)(x, training=False)
+    cams = np.einsum("nhwk,k->nhw", np.asarray(features, dtype=np.float32), kernel[:, class_index])
     return _to_heatmaps(cams, x.shape[1:3])
 
 

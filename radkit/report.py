@@ -182,3 +182,34 @@ def model_card(name: str, intended_use: str, not_for_use, training_data: str, me
     if missing:  # cannot happen unless the table code above is broken: the card must carry every number
         raise RadkitError(f"The card lost {len(missing)} metric(s), e.g. {missing[0]['name']}.", "Report this bug.")
     return card
+
+
+def card_summary(markdown: str) -> dict:
+    """The parts of a card the browser app shows under "About this model" (notebook 09): name, intended use,
+    not for use, and the measured metrics with their intervals, read back from the card's Markdown."""
+    sections, current = {}, None
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+    if "Intended use" not in sections or "Performance, as measured" not in sections:
+        raise RadkitError("This Markdown is not a model card written by radkit.report (it has no 'Intended use' "
+                          "or 'Performance, as measured' section).", "Make the card with radkit.report.model_card.")
+    title = next((line[2:].replace("Model card:", "").strip() for line in markdown.splitlines()
+                  if line.startswith("# ")), "")
+    metrics = []
+    for line in sections["Performance, as measured"]:
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0] not in ("model", "") and not set(cells[0]) <= set("-"):
+            model, data, name, estimate, films = cells
+            metrics.append({"model": model, "data": data, "metric": name, "estimate": estimate, "films": films})
+    date = next((line.split(":", 1)[1].strip() for line in sections.get("Made with", [])
+                 if line.startswith("- date:")), "")
+    return {"name": title,
+            "intended_use": " ".join(line.strip() for line in sections["Intended use"] if line.strip()),
+            "not_for_use": [line[2:].strip() for line in sections.get("Not for use", []) if line.startswith("- ")],
+            # the headline numbers are the card's own model's; rows about other models stay in the full card
+            "metrics": [m for m in metrics if m["model"] == "this model"] or metrics,
+            "date": date}

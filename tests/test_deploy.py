@@ -254,3 +254,21 @@ def test_export_never_overwrites_model_files_it_did_not_write(cnn, tmp_path):
     (ours / "README.txt").write_text("notes")
     deploy.export_tfjs(cnn, ours)
     assert (ours / "README.txt").read_text() == "notes"
+
+
+# Bugs caught: a window with no width accepted (the page would divide by zero), a box model given several
+# label names it cannot use, and a transfer model (pooling, dropout, dense) exported without what the
+# page's heatmap needs, or the DICOM reader left out of the site.
+def test_app_2_metadata_window_box_and_heatmap(cnn, tmp_path):
+    with pytest.raises(RadkitError, match="positive width"):
+        deploy.export_tfjs(cnn, tmp_path / "bad", window=(40, 0))
+    box = models.box_regressor((64, 64, 1))
+    with pytest.raises(RadkitError, match="finds one thing"):
+        deploy.export_tfjs(box, tmp_path / "box", label_names=["heart", "lungs"])
+    transfer = models.transfer_model((96, 96, 1), base="mobilenetv2", weights=None, alpha=0.35)
+    meta = json.loads((deploy.export_tfjs(transfer, tmp_path / "mnv2") / "radkit.json").read_text())
+    assert meta["cam"]["dense"] == "prediction"
+    assert meta["cam"]["features"] == transfer.get_layer("pool").input._keras_history[0].name
+    site = deploy.build_webapp(tmp_path / "mnv2", tmp_path / "site")
+    assert (site / "dicom.js").is_file() and (site / "vendor" / "dicomParser.min.js").is_file()
+    assert 'src="vendor/dicomParser.min.js"' in (site / "index.html").read_text()

@@ -152,3 +152,22 @@ def test_overlay_and_grid():
         explain.overlay(image, np.zeros((4, 4)))
     fig = explain.show_heatmaps(np.stack([image] * 3), np.zeros((3, SIZE, SIZE)), titles=list("abc"))
     assert sum(len(a.images) for a in fig.axes) == 3 + 3 * 2
+
+
+# Bug caught: a CAM built from the wrong layer or the wrong class's weights. For a model that ends in global
+# average pooling then a dense layer with sigmoid outputs, Grad-CAM on the pooled maps weighs each map by its
+# dense weight (times the same positive factor for all maps), so after scaling to 0..1 the two maps must be
+# the same. (With softmax, Grad-CAM mixes in the other classes' weights; CAM does not.)
+def test_cam_equals_gradcam_on_the_pooled_maps():
+    import keras
+
+    from radkit import models, phantoms
+
+    keras.utils.set_random_seed(0)
+    model = models.small_cnn((32, 32, 1), n_outputs=3, multi_label=True)
+    films = phantoms.chest_xrays(3, size=32, seed=2)["images"]
+    for class_index in range(3):
+        cam = explain.cam(model, films, class_index=class_index)
+        grad = explain.gradcam(model, films, layer_name="bn4", method="tape", class_index=class_index)
+        assert cam.shape == (3, 32, 32) and np.abs(cam - grad).max() < 1e-4
+    assert np.abs(explain.cam(model, films, 0) - explain.cam(model, films, 1)).max() > 0.1

@@ -82,3 +82,19 @@ def test_subgroups_measure_each_group_alone():
     assert (ap["n"], ap["positives"], pa["n"], pa["positives"]) == (4, 2, 2, 2)
     assert ap["auc"]["estimate"] == 1.0 and np.isnan(pa["auc"]["estimate"])
     assert pa["sensitivity"]["estimate"] == 1.0 and np.isnan(pa["specificity"]["estimate"])
+
+
+# Bug caught: the browser app's "About this model" losing the not-for-use list, an interval, or showing a
+# row about another model (e.g. the model it replaces) as this model's headline number.
+def test_card_summary_reads_back_what_the_page_shows():
+    rows = [report.metric("AUC", "test films", {"estimate": 0.9, "low": 0.85, "high": 0.95}, n=120),
+            report.metric("AUC", "test films", {"estimate": 0.7, "low": 0.6, "high": 0.8}, n=120, model="old model")]
+    card = report.model_card("m", intended_use="Teaching only.\nNot a device.", not_for_use=["Diagnosis.", "Children."],
+                             training_data="phantoms", metrics=rows, date="2026-11-29")
+    summary = report.card_summary(card.markdown)
+    assert summary["name"] == "m" and summary["intended_use"] == "Teaching only. Not a device."
+    assert summary["not_for_use"] == ["Diagnosis.", "Children."] and summary["date"] == "2026-11-29"
+    assert summary["metrics"] == [{"model": "this model", "data": "test films", "metric": "AUC",
+                                   "estimate": "0.900 (0.850 to 0.950)", "films": "120"}]
+    with pytest.raises(RadkitError, match="not a model card"):
+        report.card_summary("# Notes\n\nsome text")

@@ -6,7 +6,7 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const state = { model: null, meta: null, app: null, backend: null, stream: null };
+  const state = { model: null, meta: null, app: null, backend: null, stream: null, camModel: null, camKernel: null };
   // What the tests and the benchmark read: every result, in order.
   const hooks = { results: [], ready: null, predict: null, time: null };
   window.radkitApp = hooks;
@@ -66,16 +66,28 @@
   }
 
   // RGBA pixels (Uint8ClampedArray, rows x cols) -> Float32Array (height x width x channels).
-  function preprocess(rgba, rows, cols) {
+  // `grey` (one value per pixel, e.g. from a DICOM file) is used instead of RGBA when given: the same numbers.
+  function preprocess(rgba, rows, cols, grey = null) {
     const { height, width, channels, pixel_divisor: divisor, pixel_offset: offset } = state.meta.input;
     const [cropH, cropW] = cropSize(rows, cols, height, width);
     const top = Math.floor((rows - cropH) / 2);
     const left = Math.floor((cols - cropW) / 2);
     const planes = new Float32Array(cropH * cropW * channels);
+    let greyValue = null;   // a grey value's float32 "grey" (the same sum as for R = G = B), looked up, not recomputed
+    if (grey) {
+      greyValue = new Float32Array(256);
+      for (let v = 0; v < 256; v++) greyValue[v] = channels === 1 ? v * 0.299 + v * 0.587 + v * 0.114 : v;
+    }
     for (let y = 0; y < cropH; y++) {
       for (let x = 0; x < cropW; x++) {
-        const p = ((y + top) * cols + (x + left)) * 4;
         const q = (y * cropW + x) * channels;
+        if (grey) {
+          const v = greyValue[grey[(y + top) * cols + (x + left)]];
+          if (channels === 1) planes[q] = v;
+          else planes[q] = planes[q + 1] = planes[q + 2] = v;
+          continue;
+        }
+        const p = ((y + top) * cols + (x + left)) * 4;
         if (channels === 1) planes[q] = rgba[p] * 0.299 + rgba[p + 1] * 0.587 + rgba[p + 2] * 0.114;
         else for (let c = 0; c < 3; c++) planes[q + c] = rgba[p + c];
       }
@@ -121,15 +133,21 @@
 
   // ---------------------------------------------------------------- the model
 
-  async function predict(input) {
+  // withFeatures: also return the last feature maps (for the heatmap), from the same single run of the model.
+  async function predict(input, withFeatures = false) {
     const { height, width, channels } = state.meta.input;
     const start = performance.now();
-    const output = tf.tidy(() => state.model.predict(tf.tensor4d(input, [1, height, width, channels])));
+    let output; let features = null;
+    if (withFeatures) {
+      [features, output] = tf.tidy(() => state.camModel.predict(tf.tensor4d(input, [1, height, width, channels])));
+    } else {
+      output = tf.tidy(() => state.model.predict(tf.tensor4d(input, [1, height, width, channels])));
+    }
     const values = await output.data();
     const ms = performance.now() - start;
     const shape = output.shape;
     output.dispose();
-    return { values: Array.from(values), shape, ms };
+    return { values: Array.from(values), shape, ms, features };
   }
 
   // Label probabilities from the model's output, highest first.
@@ -187,28 +205,110 @@
     return ranked;
   }
 
-  function showSegmentation(result, drawn) {
+  // ---------------------------------------------------------------- output renderers (chosen by radkit.json's task)
+
+  // Segmentation: the outline drawn over the image, and the outlined area in mm² when the DICOM gives the
+  // pixel spacing (else in pixels of the original image, said plainly).
+  function showSegmentation(result, drawn, geometry) {
     const { height, width } = state.meta.input;
     const classes = result.shape[3];
+    const mask = new Uint8Array(height * width);
     let outlined = 0;
     for (let i = 0; i < height * width; i++) {
       const p = classes === 1 ? result.values[i] : 1 - result.values[i * classes];
-      if (p > 0.5) {
-        outlined++;
-        const d = drawn.image.data;
-        d[i * 4] = Math.min(255, 0.5 * d[i * 4] + 128);
-        d[i * 4 + 1] *= 0.5; d[i * 4 + 2] *= 0.5;
+      if (p > 0.5) { mask[i] = 1; outlined++; }
+    }
+    const d = drawn.image.data;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const i = y * width + x;
+        const edge = mask[i] && (x === 0 || y === 0 || x === width - 1 || y === height - 1
+          || !mask[i - 1] || !mask[i + 1] || !mask[i - width] || !mask[i + width]);
+        if (edge) { d[i * 4] = 255; d[i * 4 + 1] = 40; d[i * 4 + 2] = 40; }
       }
     }
     drawn.context.putImageData(drawn.image, 0, 0);
     const label = state.meta.labels[state.meta.labels.length - 1];
     $('answer-title').textContent = `Outlined: ${label}`;
     $('bars').replaceChildren();
-    const li = document.createElement('li');
-    li.textContent = `${(100 * outlined / (height * width)).toFixed(1)} % of the image is outlined in red.`;
-    $('bars').append(li);
+    // One pixel of the model's input covers (crop / size) pixels of the original image in each direction.
+    const perPixel = (geometry.cropH / height) * (geometry.cropW / width);
+    const area = { pixels: outlined, original_pixels: outlined * perPixel, mm2: null };
+    const line = document.createElement('li');
+    if (geometry.spacing) {
+      area.mm2 = area.original_pixels * geometry.spacing[0] * geometry.spacing[1];
+      line.textContent = `Outlined area: ${area.mm2.toFixed(1)} mm² (from the pixel size in the DICOM file, `
+        + `${geometry.spacing[0]} × ${geometry.spacing[1]} mm).`;
+    } else {
+      line.textContent = `Outlined area: about ${Math.round(area.original_pixels).toLocaleString('en')} pixels of the original image. `
+        + 'The image does not say how large a pixel is (a PNG or JPEG, or a DICOM without Pixel Spacing), so no area in mm² can be given.';
+    }
+    const share = document.createElement('li');
+    share.textContent = `${(100 * outlined / (height * width)).toFixed(1)} % of the image is outlined in red.`;
+    $('bars').append(line, share);
     $('preview-caption').textContent = 'The model\'s outline, in red';
     learnMore(label);
+    return area;
+  }
+
+  // Detection (notebook 07's box regressor): four numbers, the box's corners as fractions of the input.
+  function showDetection(result, drawn, geometry) {
+    const { height, width } = state.meta.input;
+    const [a, b, c, e] = result.values;
+    const box = [Math.min(a, c), Math.min(b, e), Math.max(a, c), Math.max(b, e)];   // never inside out
+    const pixels = [box[0] * width, box[1] * height, box[2] * width, box[3] * height];
+    drawn.context.putImageData(drawn.image, 0, 0);
+    const context = drawn.context;
+    context.strokeStyle = '#ff3030';
+    context.lineWidth = Math.max(1, Math.round(width / 64));
+    context.strokeRect(pixels[0], pixels[1], pixels[2] - pixels[0], pixels[3] - pixels[1]);
+    const label = state.meta.labels[state.meta.labels.length - 1];
+    $('answer-title').textContent = `Found: ${label}`;
+    $('bars').replaceChildren();
+    // In pixels of the original image: the crop's corner plus the box scaled back from the model's size.
+    const sx = geometry.cropW / width;
+    const sy = geometry.cropH / height;
+    const original = [geometry.left + pixels[0] * sx, geometry.top + pixels[1] * sy,
+      geometry.left + pixels[2] * sx, geometry.top + pixels[3] * sy];
+    const boxWidth = original[2] - original[0];
+    const line = document.createElement('li');
+    line.textContent = `Box: ${Math.round(boxWidth)} × ${Math.round(original[3] - original[1])} pixels of the original image`
+      + (geometry.spacing ? ` (${(boxWidth * geometry.spacing[1]).toFixed(1)} mm wide).` : '.');
+    const ratio = document.createElement('li');
+    ratio.textContent = 'Cardiothoracic ratio: not given. This model finds the heart only; the ratio also needs the '
+      + 'width of the chest, which it does not measure.';
+    $('bars').append(line, ratio);
+    $('preview-caption').textContent = `The model's box around the ${label}, in red`;
+    return { fractions: box, model_pixels: pixels, original_pixels: original };
+  }
+
+  // Where is it looking? The class activation map (Zhou et al. 2016): for a classifier that averages its last
+  // feature maps and then weighs them (global average pooling, then one dense layer), the map is exact:
+  // the dense weights of the class times the feature maps, resized to the input (bilinear), negative parts
+  // dropped, scaled to 0..1. radkit.explain.cam computes the same in Python.
+  function camOf(features, classIndex) {
+    const { height, width } = state.meta.input;
+    return tf.tidy(() => {
+      const [, h, w, k] = features.shape;
+      const weights = state.camKernel.slice([0, classIndex], [k, 1]);
+      const map = features.reshape([h * w, k]).matMul(weights).reshape([1, h, w, 1]).relu();
+      const big = tf.image.resizeBilinear(map, [height, width], false, true);
+      const top = big.max();
+      return tf.where(top.greater(0), big.div(tf.maximum(top, 1e-30)), tf.zerosLike(big)).reshape([height * width]);
+    });
+  }
+
+  function drawHeatmap(drawn, heatmap) {
+    const d = drawn.image.data;
+    for (let i = 0; i < heatmap.length; i++) {
+      const v = heatmap[i];
+      const alpha = 0.5 * v;   // weak evidence stays see-through, as radkit.explain.overlay draws it
+      const [r, g, b] = v < 0.5 ? [0, 510 * v, 255 * (1 - 2 * v)] : [255, 510 * (1 - v), 0];
+      d[i * 4] = (1 - alpha) * d[i * 4] + alpha * r;
+      d[i * 4 + 1] = (1 - alpha) * d[i * 4 + 1] + alpha * g;
+      d[i * 4 + 2] = (1 - alpha) * d[i * 4 + 2] + alpha * b;
+    }
+    drawn.context.putImageData(drawn.image, 0, 0);
   }
 
   function learnMore(label) {
@@ -223,15 +323,137 @@
   }
 
   async function analyse(source, cols, rows, name) {
-    const input = preprocess(pixelsOf(source, cols, rows), rows, cols);
-    const result = await predict(input);
+    return analysePixels(pixelsOf(source, cols, rows), cols, rows, name, null);
+  }
+
+  // One picture (RGBA, rows x cols) through the model; the renderer is chosen by the model's task.
+  async function analysePixels(rgba, cols, rows, name, dicom, started = performance.now()) {
+    const { height, width } = state.meta.input;
+    // Where the time goes (the benchmark reports it): reading the file, the DICOM, preparing, the model, drawing.
+    const parts = { ...(dicom ? dicom.ms : {}), read: performance.now() - started };
+    let mark = performance.now();
+    const input = preprocess(rgba, rows, cols, dicom ? dicom.grey : null);
+    parts.prepare = performance.now() - mark;
+    const result = await predict(input, Boolean(state.camModel));
+    parts.predict = result.ms;
+    mark = performance.now();
     $('result').hidden = false;
     $('preview-caption').textContent = 'What the model sees';
     const drawn = showInput(input);
-    const ranked = state.meta.task === 'segmentation' ? showSegmentation(result, drawn) : showClassification(result);
-    $('timing').textContent = `Analysed in ${result.ms.toFixed(0)} ms on this device (${state.backend}).`;
+    const [cropH, cropW] = cropSize(rows, cols, height, width);
+    const geometry = { cropH, cropW, top: Math.floor((rows - cropH) / 2), left: Math.floor((cols - cropW) / 2),
+      spacing: dicom ? dicom.spacing : null };
+    const entry = { ok: true, name, values: result.values, shape: result.shape, input: Array.from(input) };
+    if (state.meta.task === 'segmentation') entry.area = showSegmentation(result, drawn, geometry);
+    else if (state.meta.task === 'detection') entry.box = showDetection(result, drawn, geometry);
+    else {
+      entry.ranked = showClassification(result);
+      if (result.features) {
+        entry.cam_class = camClass(result.values);
+        const map = camOf(result.features, entry.cam_class);
+        const heatmap = await map.data();
+        map.dispose();
+        result.features.dispose();
+        drawHeatmap(drawn, heatmap);
+        entry.heatmap = Array.from(heatmap);
+        $('preview-caption').textContent = `Where the model looked for “${state.meta.labels[camLabel(entry.cam_class)]}” `
+          + '(red: strongest)';
+      }
+    }
+    showDicom(dicom);
+    parts.show = performance.now() - mark;
+    entry.ms_total = performance.now() - started;
+    entry.ms_parts = parts;
+    $('timing').textContent = `Analysed in ${entry.ms_total.toFixed(0)} ms on this device (${state.backend}); `
+      + `the model itself took ${result.ms.toFixed(0)} ms.`;
+    if (dicom) {   // what the tests read; the identifying values themselves are never kept
+      entry.dicom = { rows, cols, frames: dicom.frames, frame: dicom.frame, window: dicom.window,
+        spacing: dicom.spacing, inverted: dicom.inverted, identifying: dicom.identifying.map((t) => t.keyword) };
+    }
     say(`Done: ${name}. ${spokenResult()}`);
-    hooks.results.push({ ok: true, name, ranked, values: result.values, shape: result.shape, input: Array.from(input) });
+    hooks.results.push(entry);
+  }
+
+  // Which output the heatmap explains: the most likely class (for one yes/no output, the "yes").
+  function camClass(values) {
+    return values.indexOf(Math.max(...values));
+  }
+  function camLabel(index) {
+    return state.meta.labels.length === 2 && state.camKernel.shape[1] === 1 ? 1 : index;
+  }
+
+  // ---------------------------------------------------------------- DICOM
+
+  async function openDicom(file, started) {
+    let picture;
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const mark = performance.now();
+      picture = window.radkitDicom.read(bytes, file.name, state.meta.input.window || null);
+      picture.ms = { file: mark - started, dicom: performance.now() - mark };
+    } catch (error) {
+      if (error instanceof window.radkitDicom.DicomRefusal) return refuse(file.name, error.message);
+      console.warn(error);
+      return refuse(file.name, `Sorry, “${file.name}” could not be read as DICOM (${error.message || error}). `
+        + 'Export it again from the source, or open it in the RadKit notebook.');
+    }
+    try {
+      say(`Analysing ${file.name}...`);
+      return await analysePixels(null, picture.cols, picture.rows, file.name, picture, started);
+    } catch (error) {
+      console.error(error);
+      return refuse(file.name, `Something went wrong while analysing “${file.name}”: ${error.message}`);
+    }
+  }
+
+  // What the DICOM file says, and the identifying tags it carries, shown on this page only (textContent).
+  function showDicom(dicom) {
+    const place = $('dicom-info');
+    if (!place) return;
+    place.hidden = !dicom;
+    if (!dicom) return;
+    const w = dicom.window;
+    $('dicom-summary').textContent = `DICOM ${dicom.modality || ''} ${dicom.cols} × ${dicom.rows}`
+      + (dicom.frames > 1 ? `, frame ${dicom.frame + 1} of ${dicom.frames} (the middle one)` : '')
+      + `, window ${+w.level.toFixed(1)} / ${+w.width.toFixed(1)} from ${w.from}`
+      + (dicom.inverted ? ', MONOCHROME1 turned the right way round' : '')
+      + (dicom.spacing ? `, pixel size ${dicom.spacing[0]} × ${dicom.spacing[1]} mm.` : ', no pixel size in the file.');
+    const list = $('dicom-tags');
+    list.replaceChildren();
+    const warning = $('dicom-warning');
+    warning.hidden = dicom.identifying.length === 0;
+    warning.textContent = dicom.identifying.length === 0 ? ''
+      : 'Warning: this file carries details that can identify the patient. They are shown here only, on this '
+        + 'device; the app never sends or stores them. De-identify files before sharing them (notebook 01).';
+    for (const tag of dicom.identifying) {
+      const li = document.createElement('li');
+      li.textContent = `${tag.label} ${tag.tag}: ${tag.value}`;
+      list.append(li);
+    }
+  }
+
+  // ---------------------------------------------------------------- about this model (its model card)
+
+  function showModelCard(card) {
+    const place = $('model-card');
+    if (!place || !card) return;
+    place.hidden = false;
+    $('card-intended').textContent = card.intended_use || '(not stated)';
+    const notFor = $('card-not-for');
+    notFor.replaceChildren();
+    for (const item of card.not_for_use || []) {
+      const li = document.createElement('li');
+      li.textContent = item;
+      notFor.append(li);
+    }
+    const metrics = $('card-metrics');
+    metrics.replaceChildren();
+    for (const m of card.metrics || []) {
+      const li = document.createElement('li');
+      li.textContent = `${m.metric} on ${m.data}: ${m.estimate}${m.films ? ` (${m.films} films)` : ''}`;
+      metrics.append(li);
+    }
+    $('card-source').textContent = card.date ? `From the model card written by RadKit on ${card.date}.` : '';
   }
 
   // The answer in one sentence for the status line, which screen readers announce (it is an aria-live region).
@@ -250,13 +472,18 @@
 
   async function openFile(file) {
     if (!state.model) return;
+    const started = performance.now();
     if (file.size > 60e6) return refuse(file.name, `“${file.name}” is too large (over 60 MB). Please choose a smaller image.`);
+    if (window.radkitDicom) {   // DICOM (.dcm, or "DICM" at byte 128 for files without extension)
+      const head = new Uint8Array(await file.slice(0, 132).arrayBuffer());
+      if (window.radkitDicom.isDicom(file.name, head)) return openDicom(file, started);
+    }
     let bitmap;
     try {
       bitmap = await createImageBitmap(file, { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
     } catch (error) {
       return refuse(file.name, `Sorry, “${file.name}” could not be opened as a picture. Please choose a PNG or JPEG image `
-        + '(a DICOM file needs to be saved as PNG first, for example in your PACS viewer).');
+        + 'or an uncompressed DICOM file.');
     }
     try {
       say(`Analysing ${file.name}...`);
@@ -325,6 +552,8 @@
     $('about').textContent = state.app.about || '';
     state.backend = await chooseBackend();
     state.model = await tf.loadLayersModel('model/model.json');
+    setUpHeatmap();
+    if (state.app.model_card) showModelCard(await fetchJSON('model_card.json'));
     const { height, width, channels } = state.meta.input;
     tf.tidy(() => state.model.predict(tf.zeros([1, height, width, channels])).dataSync()); // warm up
     const loadMs = performance.now() - started;
@@ -333,6 +562,17 @@
     say(`Ready. Choose an image${navigator.mediaDevices ? ' or use the camera' : ''}.`);
     if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) $('camera-button').hidden = false;
     return { backend: state.backend, loadMs, task: state.meta.task, labels: state.meta.labels };
+  }
+
+  // A second view of the same model that also returns the feature maps the heatmap needs (radkit.json's "cam").
+  function setUpHeatmap() {
+    const cam = state.meta.cam;
+    if (!cam || state.meta.task !== 'classification') return;
+    const features = state.model.getLayer(cam.features).output;
+    state.camModel = tf.model({ inputs: state.model.inputs, outputs: [features, state.model.outputs[0]] });
+    state.camKernel = state.model.getLayer(cam.dense).getWeights()[0];
+    const { height, width, channels } = state.meta.input;
+    tf.tidy(() => camOf(state.camModel.predict(tf.zeros([1, height, width, channels]))[0], 0).dataSync()); // warm up
   }
 
   hooks.predict = async (data) => predict(Float32Array.from(data));

@@ -65,6 +65,7 @@ try {
     const result = await page.evaluate(() => window.radkitApp.results.at(-1));
     result.status = await page.textContent('#status');
     result.page_text = await page.innerText('main');
+    result.page_text_all = await page.textContent('main');  // also what is folded away (e.g. "About this model")
     report.files.push(result);
   }
   if (job.screenshot) await page.screenshot({ path: job.screenshot, fullPage: true });

@@ -350,3 +350,17 @@ def fetch_heart_boxes(quiet: bool = False) -> Fetched:
 
 
 FETCHERS = {"nih_cxr_subset": fetch_subset, "nih_heart_boxes": fetch_heart_boxes}
+TABLES = {"nih_cxr_subset": "Data_Entry_subset.csv", "nih_heart_boxes": "BBox_List_Cardiomegaly.csv"}
+
+
+def films_here(key: str) -> int | None:
+    """How many films the table of an NIH course set lists on this computer (with images/ beside it), or None."""
+    from radkit import registry
+
+    table = download.stored_copy(registry.get(key).folder_name, TABLES[key])
+    if table is None or not (table.parent / "images").is_dir():
+        return None
+    try:
+        return len(_read_rows(table))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None

@@ -266,3 +266,19 @@ def test_fetch_heart_boxes_feeds_the_detection_loader(bucket, data_dir, monkeypa
     data = datasets.load_heart_boxes(size=32, source="real")
     total = sum(len(part[0]) for part in (data.train, data.val, data.test))
     assert data.is_real and total == 6
+
+
+# Catches: doctor not telling an instructor whether the NIH films are ready (or how to get them).
+def test_doctor_reports_the_nih_sets(data_dir, monkeypatch):
+    from radkit import doctor
+
+    monkeypatch.delenv("RADKIT_LOCAL_DATA", raising=False)
+    lines = {c.name: c for c in doctor.check_data() if "NIH" in c.name}
+    subset = lines["Data: NIH ChestX-ray14, a 1,000-film teaching subset"]
+    assert subset.status == "NOTE" and "fetch nih_cxr_subset" in subset.fix
+    folder = data_dir / "nih_cxr_subset"
+    (folder / "images").mkdir(parents=True)
+    _data_entry(folder / "Data_Entry_subset.csv", n=7)
+    lines = {c.name: c for c in doctor.check_data() if "NIH" in c.name}
+    assert lines["Data: NIH ChestX-ray14, a 1,000-film teaching subset"].status == "OK"
+    assert "7 films" in lines["Data: NIH ChestX-ray14, a 1,000-film teaching subset"].detail

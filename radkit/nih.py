@@ -208,6 +208,10 @@ def download_images(names, folder, mirror_url: str | None = None, progress: bool
                         "RADKIT_NIH_MIRROR to a web folder with the NIH PNGs (ask your instructor), or copy the "
                         f"films in from NIH's own page ({NIH_PAGE}).")
                     break
+                elif error.problem.startswith(("The disk is full", "RadKit cannot save downloads")):
+                    done.failed[name] = "could not be saved"
+                    done.stopped = f"Stopped: {error.problem} {error.fix}"  # every other film would fail alike
+                    break
                 else:
                     done.failed[name] = error.problem.split(": ", 1)[-1].rstrip(".")
                 in_a_row = in_a_row + 1 if status is None and "checksum" not in error.problem else 0

@@ -282,3 +282,19 @@ def test_doctor_reports_the_nih_sets(data_dir, monkeypatch):
     lines = {c.name: c for c in doctor.check_data() if "NIH" in c.name}
     assert lines["Data: NIH ChestX-ray14, a 1,000-film teaching subset"].status == "OK"
     assert "7 films" in lines["Data: NIH ChestX-ray14, a 1,000-film teaching subset"].detail
+
+
+# Catches: a full disk tried again for every one of 1,000 films, or its message lost.
+def test_a_full_disk_stops_at_once_with_the_reason(bucket, tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    monkeypatch.setenv("RADKIT_NIH_MIRROR", bucket.url)
+    bucket.files.update({n: _png(i) for i, n in enumerate(NAMES)})
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", full)
+    done = nih.download_images(NAMES, tmp_path / "images", progress=False, quiet=True)
+    assert len(done.failed) == 1 and "disk is full" in done.stopped and bucket.requests == []

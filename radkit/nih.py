@@ -17,8 +17,9 @@ film is also one PNG file on a public web copy, named as in NIH's tables
 The web copy: Google's mirror of the NIH files (bucket gcs-public-data--healthcare-nih-chest-xray)
 is "Requester Pays": Google charges the downloader's own Google Cloud project, so it
 needs ``RADKIT_GCP_PROJECT`` and an access token in ``RADKIT_GCP_TOKEN``
-(``gcloud auth print-access-token``). ``RADKIT_NIH_MIRROR`` points RadKit at any
-other web folder holding the PNGs by their NIH names (an instructor's copy).
+(``gcloud auth print-access-token``; it is sent to Google's storage site only).
+``RADKIT_NIH_MIRROR`` points RadKit at any other web folder holding the PNGs by their
+NIH names (an instructor's copy).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ RECORD = ".radkit-downloads.json"   # in each image folder: name -> MD5 and whet
 DATA_ENTRY_NAMES = ("Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv")
 BBOX_NAME = "BBox_List_2017.csv"
 SUBSET_PER_LABEL = 500              # films with Pneumonia, and as many with No Finding (notebooks 06, 10)
+TOKEN_SITES = ("https://storage.googleapis.com/",)  # the only places RADKIT_GCP_TOKEN is ever sent to
 GIVE_UP_AFTER = 3                    # network failures in a row before we stop trying the rest
 
 
@@ -123,8 +125,13 @@ def _write_record(folder: Path, record: dict) -> None:
     write_atomically(folder / RECORD, lambda t: Path(t).write_text(text, encoding="utf-8"), lambda p: True, 0o644)
 
 
-def _request() -> tuple[str, dict | None]:
-    """The query string and headers for Google's Requester Pays copy, when the user gave a project and token."""
+def _request(base: str) -> tuple[str, dict | None]:
+    """The query string and headers for Google's Requester Pays copy, when the user gave a project and token.
+
+    The token goes to Google's storage site only, never to another mirror.
+    """
+    if not base.startswith(TOKEN_SITES):
+        return "", None
     project, token = os.environ.get("RADKIT_GCP_PROJECT", "").strip(), os.environ.get("RADKIT_GCP_TOKEN", "").strip()
     query = f"?userProject={project}" if project else ""
     return query, ({"Authorization": f"Bearer {token}"} if token else None)
@@ -157,8 +164,9 @@ def download_images(names, folder, mirror_url: str | None = None, progress: bool
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise download._cannot_write(folder, error) from None
-    base, (query, headers) = mirror_url or mirror(), _request()
+    base = mirror_url or mirror()
     base = base if base.endswith("/") else base + "/"
+    query, headers = _request(base)
     record, done = _read_record(folder), Fetched()
     say = (lambda *a: None) if quiet else print
     todo = []

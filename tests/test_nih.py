@@ -175,6 +175,10 @@ def test_requester_pays_is_explained_and_project_and_token_are_sent(bucket, tmp_
     bucket.requests.clear()
     monkeypatch.setenv("RADKIT_GCP_PROJECT", "my-project")
     monkeypatch.setenv("RADKIT_GCP_TOKEN", "secret-token")
+    nih.download_images(NAMES, tmp_path / "images", progress=False, quiet=True)
+    assert bucket.requests[0][1] is None, "the token went to a server that is not Google's"
+    bucket.requests.clear()
+    monkeypatch.setattr(nih, "TOKEN_SITES", (bucket.url,))  # this local server plays Google's
     done = nih.download_images(NAMES, tmp_path / "images", progress=False, quiet=True)
     assert len(done.verified) == len(NAMES)
     assert all("userProject=my-project" in path and auth == "Bearer secret-token" for path, auth in bucket.requests)

@@ -288,7 +288,8 @@ def load_nih_subset(size: int = 64, source: str = "auto", seed: int = 0) -> Film
         if source == "real":
             raise RadkitError("The NIH chest X-ray films are not on this computer.",
                               "Put the folder nih_cxr_subset/ (Data_Entry_subset.csv and images/) in your "
-                              "RADKIT_LOCAL_DATA folder, or use source='auto' for the practice phantoms.")
+                              "RADKIT_LOCAL_DATA folder, or make it with `python3 run.py fetch nih_cxr_subset` "
+                              "(see datasets/nih_cxr_subset.md), or use source='auto' for the practice phantoms.")
         reason = ("you asked for phantoms" if source == "phantom" else "the NIH films are not on this computer "
                   "(an instructor can prepare them with `python3 run.py fetch nih_cxr_subset`)")
         print(f"Using PRACTICE phantoms with several findings, because {reason}.")

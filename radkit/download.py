@@ -104,15 +104,18 @@ def _cannot_write(folder: Path, error: OSError) -> RadkitError:
 def _transfer(url: str, handle, deadline: float, progress: bool, headers=None, answer=None) -> tuple[str, int]:
     """Stream ``url`` into ``handle``; returns (MD5, bytes). Gives up after ``deadline`` seconds in all.
 
-    ``answer`` (a dict), when given, receives the server's response headers (``answer["headers"]``).
+    ``answer`` (a dict), when given, receives the server's response headers (``answer["headers"]``),
+    or the start of its explanation when it refuses (``answer["error_text"]``).
     """
     import requests
 
     start, cut = time.monotonic(), threading.Event()
     response = requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), headers=headers)
     with response:
-        if response.status_code >= 400:
-            response.content  # read the (short) answer now: it may say why, e.g. Google's "requester pays"
+        if response.status_code >= 400 and answer is not None:
+            # Keep the start of the server's explanation: it may say why (Google's "requester pays").
+            first = next(response.iter_content(4096), b"")
+            answer["error_text"] = first[:2000].decode("utf-8", errors="replace")
         response.raise_for_status()
         if answer is not None:
             answer["headers"] = dict(response.headers)
@@ -207,11 +210,7 @@ def download(url: str, md5, folder: Path, filename: str, progress: bool = True,
             failed = RadkitError(f"Could not download {filename}: the server answered "
                                  f"'{error.response.status_code} {error.response.reason}'.",
                                  "The file may have moved. Try again later, or tell your course instructor.")
-            failed.http_status = error.response.status_code
-            try:
-                failed.http_text = error.response.text[:2000]
-            except Exception:  # the body could not be read: the status says enough
-                failed.http_text = ""
+            failed.http_status, failed.http_text = error.response.status_code, answer.get("error_text", "")
             raise failed from None
         except (requests.exceptions.ConnectTimeout, requests.exceptions.ConnectionError) as error:
             started = part.exists() and part.stat().st_size > 0

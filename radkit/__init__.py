@@ -52,7 +52,7 @@ def setup(seed: int = 42, quiet: bool = False) -> None:
 
 _SUBMODULES = {"boxes", "checks", "cli", "config", "course", "data", "deidentification", "deploy", "dicom",
                "doctor", "download", "errors", "evaluate", "exercises", "explain", "files", "labels", "masks",
-               "models", "pack", "phantoms", "registry", "report", "train", "viz", "volumes"}
+               "models", "nih", "pack", "phantoms", "registry", "report", "train", "viz", "volumes"}
 
 
 def __getattr__(name: str):

@@ -25,22 +25,29 @@ def _doctor(args) -> int:
 
 
 def _fetch(args) -> int:
-    from radkit import download, registry
+    from radkit import download, nih, registry
 
-    keys = args.datasets or ["pneumoniamnist"]
+    keys, status = args.datasets or ["pneumoniamnist"], 0
     for key in keys:
         dataset = registry.get(key)
+        if key in nih.FETCHERS:  # NIH films one at a time from a web copy (notebooks 06, 07, 10)
+            done = nih.FETCHERS[key]()
+            print(f"{'OK ' if not (done.failed or done.stopped) else 'INCOMPLETE'} {dataset.title}: "
+                  f"{len(done.ready)} films in {dataset.folder_name}/ in the data folder"
+                  + (f", {len(done.unverified)} UNVERIFIED" if done.unverified else ""))
+            status = 1 if (done.failed or done.stopped) else status
+            continue
         variants = args.size or list(dataset.files)
         for variant in variants:
             if key == "keras_weights":  # pretrained weights (notebook 04): checked by SHA-256, refused when they differ
-                path, status = download.keras_weights(variant), "OK "
+                path, state = download.keras_weights(variant), "OK "
             else:
                 path = download.fetch(key, variant)
                 # An instructor copies this cache for a room: a file that is not the official one is said so.
-                status = "OK " if download.md5sum(path) == dataset.file(variant).md5 else "UNVERIFIED"
+                state = "OK " if download.md5sum(path) == dataset.file(variant).md5 else "UNVERIFIED"
             size = f"{variant} px" if isinstance(variant, int) else str(variant)
-            print(f"{status} {dataset.title}, {size}: {path}")
-    return 0
+            print(f"{state} {dataset.title}, {size}: {path}")
+    return status
 
 
 def _pack(args) -> int:

@@ -187,6 +187,16 @@ def check_data() -> list[Check]:
         here = [v for v in dataset.files if _stored(key, v)]
         if here:
             checks.append(Check(f"Data: {dataset.title}", "OK", f"{_sizes(here)} on this computer"))
+    from radkit import nih
+
+    for key in nih.FETCHERS:  # NIH films fetched one at a time (notebooks 06, 07, 10)
+        title, count = registry.get(key).title, nih.films_here(key)
+        if count is not None:
+            checks.append(Check(f"Data: {title}", "OK", f"{count} films on this computer"))
+        else:
+            checks.append(Check(f"Data: {title}", "NOTE", "not on this computer",
+                                f"Optional: `python3 run.py fetch {key}` (see datasets/{key}.md); without it the "
+                                "notebooks use practice phantoms."))
     try:
         from radkit import dicom
 

@@ -101,14 +101,24 @@ def _cannot_write(folder: Path, error: OSError) -> RadkitError:
                        "practice images.")
 
 
-def _transfer(url: str, handle, deadline: float, progress: bool) -> tuple[str, int]:
-    """Stream ``url`` into ``handle``; returns (MD5, bytes). Gives up after ``deadline`` seconds in all."""
+def _transfer(url: str, handle, deadline: float, progress: bool, headers=None, answer=None) -> tuple[str, int]:
+    """Stream ``url`` into ``handle``; returns (MD5, bytes). Gives up after ``deadline`` seconds in all.
+
+    ``answer`` (a dict), when given, receives the server's response headers (``answer["headers"]``),
+    or the start of its explanation when it refuses (``answer["error_text"]``).
+    """
     import requests
 
     start, cut = time.monotonic(), threading.Event()
-    response = requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+    response = requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), headers=headers)
     with response:
+        if response.status_code >= 400 and answer is not None:
+            # Keep the start of the server's explanation: it may say why (Google's "requester pays").
+            first = next(response.iter_content(4096), b"")
+            answer["error_text"] = first[:2000].decode("utf-8", errors="replace")
         response.raise_for_status()
+        if answer is not None:
+            answer["headers"] = dict(response.headers)
 
         def stop():  # wakes a read that is waiting on a slow server
             cut.set()
@@ -153,13 +163,17 @@ def _transfer(url: str, handle, deadline: float, progress: bool) -> tuple[str, i
     return digest.hexdigest(), size
 
 
-def download(url: str, md5: str, folder: Path, filename: str, progress: bool = True,
-             deadline: float | None = None) -> Path:
+def download(url: str, md5, folder: Path, filename: str, progress: bool = True,
+             deadline: float | None = None, headers=None) -> Path:
     """Download ``url`` into ``folder/filename`` and check its MD5. Returns the path.
 
     Raises RadkitError, leaving nothing behind, when the network fails, the
     server is too slow (``deadline`` seconds in all), the file cannot be
     written, or the checksum does not match. Never replaces a file that is already there.
+    ``md5`` may also be a function of the server's response headers that returns the MD5
+    the server vouches for, or None when it offers none (the file is then kept unchecked:
+    the caller says "unverified"; ``radkit.nih`` does this). ``headers`` go with the request.
+    An answer such as 404 raises a RadkitError whose ``http_status`` is the status code.
     """
     import requests
     import urllib3
@@ -182,20 +196,22 @@ def download(url: str, md5: str, folder: Path, filename: str, progress: bool = T
     part = Path(handle.name)
     fix_network = ("Check your connection and run the cell again; or copy the file from a colleague into a "
                    "folder and set RADKIT_LOCAL_DATA to that folder; or carry on with the built-in practice images.")
-    size = 0
+    size, answer = 0, {}
     try:
         try:
             with handle:
-                digest, size = _transfer(url, handle, deadline, progress)
+                digest, size = _transfer(url, handle, deadline, progress, headers, answer)
         except _TooSlow:
             raise RadkitError(
                 f"The download of {filename} was too slow: it had not finished after {deadline / 60:.0f} minute(s).",
                 "Try again later or on a faster network (a busy workshop network is often the cause); " + fix_network,
             ) from None
         except requests.exceptions.HTTPError as error:
-            raise RadkitError(f"Could not download {filename}: the server answered "
-                              f"'{error.response.status_code} {error.response.reason}'.",
-                              "The file may have moved. Try again later, or tell your course instructor.") from None
+            failed = RadkitError(f"Could not download {filename}: the server answered "
+                                 f"'{error.response.status_code} {error.response.reason}'.",
+                                 "The file may have moved. Try again later, or tell your course instructor.")
+            failed.http_status, failed.http_text = error.response.status_code, answer.get("error_text", "")
+            raise failed from None
         except (requests.exceptions.ConnectTimeout, requests.exceptions.ConnectionError) as error:
             started = part.exists() and part.stat().st_size > 0
             problem = ("the connection broke off part-way through" if started or
@@ -209,7 +225,8 @@ def download(url: str, md5: str, folder: Path, filename: str, progress: bool = T
                               "(nothing was kept).", fix_network) from None
         except OSError as error:  # writing: disk full, no permission
             raise _cannot_write(folder, error) from None
-        if digest != md5:
+        expected = md5(answer.get("headers", {})) if callable(md5) else md5
+        if expected is not None and digest != expected:
             raise RadkitError(
                 f"The downloaded {filename} is damaged or not the expected file (its checksum does not match), "
                 "so it was thrown away.",

@@ -8,6 +8,7 @@ Introduced in notebook 06_multilabel_and_unlabelled_data, used again in 10_respo
 - ``load_films`` - read the images a table names, grey and resized;
 - ``split_by_patient`` / ``check_patient_split`` - every film of a patient in one split only;
 - ``load_nih_subset`` - the shared NIH ChestX-ray14 films, or phantoms with several findings offline;
+- ``load_chestmnist`` - ChestMNIST (the NIH films at 28 px, 14 findings) when it is on this computer;
 - ``agreement`` - two sets of labels for the same films (report-mined against radiologists).
 
 A multi-hot array has one row per film and one column per finding: 1 where the
@@ -287,8 +288,10 @@ def load_nih_subset(size: int = 64, source: str = "auto", seed: int = 0) -> Film
         if source == "real":
             raise RadkitError("The NIH chest X-ray films are not on this computer.",
                               "Put the folder nih_cxr_subset/ (Data_Entry_subset.csv and images/) in your "
-                              "RADKIT_LOCAL_DATA folder, or use source='auto' for the practice phantoms.")
-        reason = "you asked for phantoms" if source == "phantom" else "the NIH films are not on this computer"
+                              "RADKIT_LOCAL_DATA folder, or make it with `python3 run.py fetch nih_cxr_subset` "
+                              "(see datasets/nih_cxr_subset.md), or use source='auto' for the practice phantoms.")
+        reason = ("you asked for phantoms" if source == "phantom" else "the NIH films are not on this computer "
+                  "(an instructor can prepare them with `python3 run.py fetch nih_cxr_subset`)")
         print(f"Using PRACTICE phantoms with several findings, because {reason}.")
         return phantom_films(n=config.pick(900, 600), size=size, seed=seed)
     table = read_label_csv(folder / "Data_Entry_subset.csv", folder / "images", findings=NIH_FINDINGS)
@@ -297,7 +300,13 @@ def load_nih_subset(size: int = 64, source: str = "auto", seed: int = 0) -> Film
                   "NIH ChestX-ray14 (NIH Clinical Center; Wang et al., CVPR 2017), nih_cxr_subset/", True,
                   table.names)
     expert_csv = folder / "google2019_expert_labels_subset.csv"
-    if expert_csv.is_file():
+    if not expert_csv.is_file():
+        # A folder made by `radkit fetch nih_cxr_subset` has no radiologists' labels (Google shares them
+        # separately): section 5 of notebook 06 then uses the phantoms' stand-in, and says so.
+        print("Note: the radiologists' labels (google2019_expert_labels_subset.csv) are not in this folder, so "
+              "the comparison of report-mined and radiologists' labels uses the practice stand-in.")
+        films.expert = phantom_films(n=200, size=8, seed=seed).expert
+    else:
         expert = read_label_csv(expert_csv, finding_columns=EXPERT_FINDINGS)
         films.expert = {"names": expert.names, "labels": expert.labels, "findings": expert.findings,
                         "report": expert_report_labels([table.labels[table.names.index(n)] for n in expert.names],
@@ -331,6 +340,29 @@ def agreement(first, second) -> dict:
     kappa = (observed - chance) / (1 - chance) if chance < 1 else float("nan")
     return {"both": both, "neither": neither, "only_first": only_first, "only_second": only_second,
             "agree": float(observed), "kappa": float(kappa), "n": len(a)}
+
+
+def load_chestmnist(size: int = 28, train: int | None = None, val: int | None = None, test: int | None = None,
+                    seed: int = 0):
+    """ChestMNIST (NIH ChestX-ray14 at ``size`` px, 14 findings, official splits by patient) if on this computer (06).
+
+    Looks in RADKIT_LOCAL_DATA and the data folder only (it never downloads: the 28 px file is
+    about 80 MB; `radkit fetch chestmnist` gets it). Returns an ``ImageDataset`` cut to at most
+    ``train``/``val``/``test`` films (seeded), or None after saying plainly why it is not used.
+    """
+    from radkit import data, registry
+
+    file = registry.get("chestmnist").file(size)
+    if download.stored_copy("chestmnist", file.name) is None:
+        print(f"ChestMNIST ({file.name}) is not on this computer, so this step is skipped. To add it, run "
+              f"`python3 run.py fetch chestmnist{'' if size == 28 else f' --size {size}'}` once while online "
+              "(or put the file in RADKIT_LOCAL_DATA), then run this cell again.")
+        return None
+    chest = data.load_medmnist(download.fetch("chestmnist", size))
+    if chest.train[1].ndim != 2 or chest.train[1].shape[1] != len(chest.label_names):
+        raise RadkitError(f"{file.name} does not hold one 0/1 column per finding ({len(chest.label_names)}).",
+                          "Use ChestMNIST from MedMNIST (radkit fetch chestmnist).")
+    return chest.subset(train=train, val=val, test=test, seed=seed)
 
 
 def phantom_films(n: int = 600, size: int = 64, seed: int = 0) -> Films:

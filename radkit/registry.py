@@ -126,7 +126,11 @@ DATASETS: dict[str, Dataset] = {
                          "Hernia"),
             splits={"films": 1000, "patients": 682},
             notes="Read from a folder nih_cxr_subset/ (Data_Entry_subset.csv and images/) in RADKIT_LOCAL_DATA or "
-                  "the data folder; RadKit does not download it. Labels were mined from reports by NLP and are noisy. "
+                  "the data folder. `radkit fetch nih_cxr_subset` makes it in the data folder: it chooses 500 adult "
+                  "films with Pneumonia and 500 with No Finding (seeded) from NIH's public Data_Entry_2017 table "
+                  "(download it from the NIH page into nih_cxr_subset/ first) and downloads those PNGs one at a "
+                  "time (radkit.nih; Google's copy is Requester Pays: see radkit/nih.py). These are not the same "
+                  "1,000 films as the shared teaching copy. Labels were mined from reports by NLP and are noisy. "
                   "Not a random sample: pneumonia is 50 %, and view is tied to the label (No Finding mostly AP).",
         ),
         Dataset(
@@ -192,7 +196,10 @@ DATASETS: dict[str, Dataset] = {
             folder="cxr_heart_boxes",
             notes="RadKit reads cxr_heart_boxes/BBox_List_Cardiomegaly.csv with images/ and Data_Entry_subset.csv from "
                   "RADKIT_LOCAL_DATA or the data folder, and splits by patient (60/20/20 %). Boxes are in NIH's x, y, "
-                  "w, h pixels of the 1024 image. Without them notebook 07 uses the phantoms' heart boxes.",
+                  "w, h pixels of the 1024 image. Without them notebook 07 uses the phantoms' heart boxes. "
+                  "`radkit fetch nih_heart_boxes` makes the folder in the data folder from NIH's public "
+                  "BBox_List_2017.csv and Data_Entry_2017 table (put both in cxr_heart_boxes/ first) and downloads "
+                  "the films one at a time (radkit.nih), as PNGs.",
         ),
         Dataset(
             key="bccd", title="BCCD blood cell detection",

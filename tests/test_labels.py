@@ -141,3 +141,76 @@ def test_nih_subset_reads_as_documented(shared_data):
     assert sorted(set(films.info["view"])) == ["AP", "PA"]
     labels.check_patient_split(films.info["patient"], *films.splits.values())
     assert films.expert["labels"].shape == (39, 4)
+
+
+# ---------------------------------------------------------------- ChestMNIST in notebook 06
+
+def _notebook_06_cell(marker: str) -> str:
+    import nbformat
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "solutions" / "06_multilabel_and_unlabelled_data.ipynb"
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code" and marker in c.source]
+    assert len(cells) == 1, f"notebook 06 should have one cell with {marker}"
+    return cells[0]
+
+
+def _fake_chestmnist(path, rng):
+    """A small file in MedMNIST's ChestMNIST layout: 14 findings, 7 common and 7 with 5 positive test films."""
+    arrays = {}
+    for split, n in (("train", 240), ("val", 60), ("test", 200)):
+        y = np.zeros((n, 14), np.uint8)
+        y[:, :7] = rng.random((n, 7)) < 0.3
+        for k in range(7, 14):
+            y[rng.choice(n, 5, replace=False), k] = 1
+        x = rng.integers(0, 120, (n, 28, 28)).astype(np.uint8)
+        x[y[:, 0] == 1, 10:18, 10:18] = 255  # something to learn for the first finding
+        arrays[f"{split}_images"], arrays[f"{split}_labels"] = x, y
+    np.savez_compressed(path, **arrays)
+
+
+# Catches: notebook 06's ChestMNIST step crashing, judging a finding with fewer than 20 positive films,
+# showing an unjudged finding, downloading by itself, or staying silent when it skips.
+def test_notebook_06_chestmnist_step(data_dir, tmp_path, monkeypatch, capsys):
+    import dataclasses
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    import radkit
+    from radkit import cli, evaluate, registry, train
+
+    monkeypatch.setenv("RADKIT_FAST", "1")
+    monkeypatch.delenv("RADKIT_LOCAL_DATA", raising=False)
+    source = _notebook_06_cell("load_chestmnist")
+    served = tmp_path / "served"
+    served.mkdir()
+    _fake_chestmnist(served / "chestmnist.npz", np.random.default_rng(0))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    card = registry.get("chestmnist")
+    fake = registry.DataFile("chestmnist.npz", f"http://127.0.0.1:{server.server_address[1]}/chestmnist.npz",
+                             hashlib.md5((served / "chestmnist.npz").read_bytes()).hexdigest())
+    monkeypatch.setitem(registry.DATASETS, "chestmnist", dataclasses.replace(card, files={28: fake}))
+    space = {"radkit": radkit, "labels": labels, "models": models, "train": train, "evaluate": evaluate,
+             "N_BOOT": 50, "np": np}
+    try:
+        exec(source, space)                     # not on this computer: said, skipped, nothing downloaded
+        out = capsys.readouterr().out
+        assert space["chest"] is None and "skipped" in out and "fetch chestmnist" in out
+        assert not (data_dir / "chestmnist").exists()
+        assert cli.main(["fetch", "chestmnist", "--size", "28"]) == 0
+        capsys.readouterr()
+        exec(source, space)
+    finally:
+        server.shutdown()
+    out = capsys.readouterr().out
+    rows = space["chest_rows"]
+    assert [r["judged"] for r in rows] == [r["positives"] >= 20 for r in rows]
+    assert sum(r["judged"] for r in rows) == 7  # the common seven; the seven with 5 positives are not judged
+    shown = [line.split()[0] for line in out.splitlines()[1:] if line.strip()]
+    assert all(card.label_names[k] in out for k in range(7))
+    assert not any(card.label_names[k] in shown for k in range(7, 14))

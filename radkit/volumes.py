@@ -304,17 +304,21 @@ def load_hippocampus(n: int | None = None, source: str = "auto", seed: int = 0) 
     why = "asked for phantoms"
     if source != "phantom":
         folder = _hippocampus_folder()
-        if folder is None and not config.offline():
+        if folder is None:
+            # The Decathlon tar: a copy already here (e.g. from `radkit fetch msd_hippocampus`, also offline),
+            # else a download; then unpacked once into the data folder.
             try:
                 archive = download.fetch(HIPPOCAMPUS)
                 download.extract_tar(archive, config.data_dir() / HIPPOCAMPUS)
                 folder = _hippocampus_folder()
+                if folder is None:
+                    raise RadkitError(f"{archive.name} did not hold {HIPPOCAMPUS_FOLDER}/dataset.json.",
+                                      "Download the official archive again (`radkit fetch msd_hippocampus`).")
             except RadkitError as error:
                 if source == "real":
                     raise
-                why = f"the download did not work: {error.problem}"
-        elif folder is None:
-            why = "RADKIT_OFFLINE is set and no copy is on this computer"
+                why = ("RADKIT_OFFLINE is set and no copy is on this computer" if config.offline()
+                       else f"the download did not work: {error.problem}")
         if folder is not None:
             return load_msd(folder, n=n, label_names=HIPPOCAMPUS_LABELS)
         if source == "real":

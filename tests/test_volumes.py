@@ -222,3 +222,97 @@ def test_tar_unpacks_and_never_overwrites(tmp_path):
     with pytest.raises(RadkitError, match="already exists"):
         download.extract_tar(archive, target)
     assert sorted(p.name for p in target.iterdir()) == ["Task"]
+
+
+# Catches a damaged (cut short) archive escaping as a raw tarfile error, or leaving a half-unpacked folder.
+def test_cut_short_tar_is_a_plain_error_and_leaves_nothing(tmp_path):
+    archive = tmp_path / "whole.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name in ("Task/a.bin", "Task/b.bin"):
+            info = tarfile.TarInfo(name)
+            info.size = 20_000
+            tar.addfile(info, io.BytesIO(bytes(20_000)))
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(archive.read_bytes()[:25_000])  # an interrupted copy: the second file is cut off
+    target = tmp_path / "out"
+    with pytest.raises(RadkitError, match="damaged or cut short"):
+        download.extract_tar(cut, target)
+    assert list(target.iterdir()) == []
+
+
+# Catches an error while unpacking (e.g. a full disk) escaping as OSError or leaving the half-written copy.
+def test_failure_while_unpacking_leaves_nothing(tmp_path, monkeypatch):
+    archive = _tar(tmp_path / "good.tar", ["Task/a.txt", "Task/b.txt"])
+    original = tarfile.TarFile.extractall
+
+    def disk_full(self, path, *args, **kwargs):
+        original(self, path, *args, **kwargs)  # the files are written, then the disk fills up
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", disk_full)
+    target = tmp_path / "out"
+    with pytest.raises(RadkitError, match="could not be unpacked"):
+        download.extract_tar(archive, target)
+    assert list(target.iterdir()) == []
+
+
+# ---------------------------------------------------------------- the Decathlon tar, served from 127.0.0.1
+
+@pytest.fixture
+def decathlon_server(tmp_path, monkeypatch):
+    """A tiny Task04_Hippocampus.tar served on 127.0.0.1, with the registry card pointing to it (URL and MD5)."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    from radkit import registry
+
+    made = _msd_folder(tmp_path / "made", n=3)
+    served = tmp_path / "served"
+    served.mkdir()
+    archive = served / "Task04_Hippocampus.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(made, arcname="Task04_Hippocampus")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    card = registry.get("msd_hippocampus")
+    official = card.files["all"]
+    url = f"http://127.0.0.1:{server.server_address[1]}/{archive.name}"
+    monkeypatch.setitem(card.files, "all", registry.DataFile(official.name, url,
+                                                             hashlib.md5(archive.read_bytes()).hexdigest()))
+    yield archive
+    server.shutdown()
+
+
+# Catches load_hippocampus not downloading, not checking, or not unpacking the Decathlon tar (or falling back
+# to phantoms when the real scans were there to be had).
+def test_load_hippocampus_downloads_and_unpacks_the_tar(data_dir, decathlon_server, capsys):
+    data = volumes.load_hippocampus(source="real")
+    assert data.is_real and len(data) == 3 and data.ids == ["case_0", "case_1", "case_2"]
+    assert (data_dir / "msd_hippocampus" / "Task04_Hippocampus" / "dataset.json").is_file()
+    assert (data_dir / "msd_hippocampus" / "Task04_Hippocampus.tar").is_file()  # kept: checked, reusable
+    assert not [p for p in (data_dir / "msd_hippocampus").iterdir() if p.name.startswith(".")]  # no staging left
+    decathlon_server.unlink()  # the server has nothing any more: a second load must not need it
+    assert len(volumes.load_hippocampus()) == 3
+
+
+# Catches `radkit fetch msd_hippocampus` then working offline failing (the tar is there but was never unpacked).
+def test_a_fetched_tar_is_unpacked_offline(data_dir, decathlon_server, monkeypatch, capsys):
+    from radkit import cli
+
+    assert cli.main(["fetch", "msd_hippocampus"]) == 0
+    assert any(line.startswith("OK ") for line in capsys.readouterr().out.splitlines())
+    monkeypatch.setenv("RADKIT_OFFLINE", "1")
+    data = volumes.load_hippocampus(source="real")
+    assert data.is_real and len(data) == 3
+
+
+# Catches a download whose checksum differs from the card's being unpacked and used all the same.
+def test_a_tar_with_the_wrong_checksum_is_not_unpacked(data_dir, decathlon_server, capsys):
+    decathlon_server.write_bytes(decathlon_server.read_bytes() + bytes(512))  # not the file the card vouches for
+    data = volumes.load_hippocampus()
+    assert not data.is_real and "checksum" in capsys.readouterr().out
+    assert not (data_dir / "msd_hippocampus" / "Task04_Hippocampus").exists()

@@ -351,12 +351,18 @@ def _pad_offsets(shape, size) -> tuple[int, int]:
     return (size[0] - shape[0]) // 2, (size[1] - shape[1]) // 2
 
 
-def to_slices(volumes: Volumes, size=(64, 64)):
+def to_slices(volumes: Volumes, size=(64, 64), context: int = 0):
     """Cut every scan into slices along its first axis, padded to ``size``: returns ``(x, y, where)`` (notebook 08).
 
-    ``x`` is model input (N, H, W, 1), ``y`` the label slices (N, H, W) and
-    ``where`` the (scan, slice) each came from, for ``from_slices``.
+    ``x`` is model input (N, H, W, channels), ``y`` the label slices (N, H, W) and
+    ``where`` the (scan, slice) each came from, for ``from_slices``. With ``context=1``
+    each slice comes with its neighbour on either side as extra channels (2.5-D: like a
+    radiologist scrolling up and down a little), so channels = 1 + 2 x context; at the
+    first and last slice the missing neighbour is the edge slice repeated.
     """
+    if int(context) != context or context < 0:
+        raise RadkitError(f"context={context!r} is not a number of neighbouring slices.",
+                          "Use 0 (one slice) or 1 (the slice and one neighbour on either side).")
     xs, ys, where = [], [], []
     for scan, (image, label) in enumerate(zip(volumes.images, volumes.labels)):
         if image.shape != label.shape:
@@ -370,10 +376,12 @@ def to_slices(volumes: Volumes, size=(64, 64)):
         padded[:, top:top + image.shape[1], left:left + image.shape[2]] = image
         padded_label = np.zeros((len(image), *size), np.uint8)
         padded_label[:, top:top + image.shape[1], left:left + image.shape[2]] = label
-        xs.append(padded)
+        k = np.arange(len(image))
+        neighbours = [np.clip(k + step, 0, len(image) - 1) for step in range(-int(context), int(context) + 1)]
+        xs.append(np.stack([padded[n] for n in neighbours], axis=-1))
         ys.append(padded_label)
         where += [(scan, k) for k in range(len(image))]
-    return np.concatenate(xs)[..., None], np.concatenate(ys), where
+    return np.concatenate(xs), np.concatenate(ys), where
 
 
 def to_labels(probabilities, threshold: float = 0.5) -> np.ndarray:
@@ -401,7 +409,8 @@ def from_slices(slices, where, volumes: Volumes) -> list:
 
 def predict_probabilities(model, volumes: Volumes, batch_size: int = 128) -> list:
     """The model's probabilities for every voxel of every scan, slice by slice: one (X, Y, Z, classes) array per scan."""
-    x, _, where = to_slices(volumes, tuple(model.input_shape[1:3]))
+    channels = model.input_shape[-1]  # 1, or 3 for a 2.5-D model (a slice and its two neighbours)
+    x, _, where = to_slices(volumes, tuple(model.input_shape[1:3]), context=(channels - 1) // 2)
     return from_slices(model.predict(x, batch_size=batch_size, verbose=0), where, volumes)
 
 

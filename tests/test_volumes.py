@@ -125,6 +125,31 @@ def test_slices_round_trip(tmp_path):
         volumes.to_slices(data, size=(8, 8))
 
 
+# Catches 2.5-D slices whose neighbours come from the wrong place (another scan, the wrong side, or
+# off the end of the volume), and predict_probabilities not giving a 2.5-D model its neighbours.
+def test_slices_with_neighbours(tmp_path):
+    data = volumes.load_msd(_msd_folder(tmp_path, n=2, shapes=[(6, 10, 8), (5, 9, 11)]))
+    plain, _, _ = volumes.to_slices(data, size=(32, 32))
+    x, y, where = volumes.to_slices(data, size=(32, 32), context=1)
+    assert x.shape == (11, 32, 32, 3) and np.array_equal(x[..., 1:2], plain)
+    assert np.array_equal(x[3, ..., 0], plain[2, ..., 0]) and np.array_equal(x[3, ..., 2], plain[4, ..., 0])
+    assert np.array_equal(x[0, ..., 0], plain[0, ..., 0])      # first slice: its own edge, not nothing
+    assert np.array_equal(x[5, ..., 2], plain[5, ..., 0])      # last slice of scan 0: not scan 1's first
+    assert np.array_equal(x[6, ..., 0], plain[6, ..., 0])      # first slice of scan 1: not scan 0's last
+    with pytest.raises(RadkitError, match="context"):
+        volumes.to_slices(data, context=-1)
+
+    class EchoMiddle:  # a stand-in model: answers with the middle channel, so we see what it was given
+        input_shape = (None, 32, 32, 3)
+
+        def predict(self, x, batch_size=None, verbose=0):
+            assert x.shape[-1] == 3
+            return x[..., 1:2]
+
+    back = volumes.predict_probabilities(EchoMiddle(), data)
+    assert all(np.allclose(b[..., 0], img) for b, img in zip(back, data.images))
+
+
 # Catches a threshold applied to the wrong channel: background probability, not a structure's.
 def test_to_labels_threshold():
     p = np.array([[0.7, 0.2, 0.1], [0.4, 0.1, 0.5], [0.1, 0.8, 0.1]])

@@ -26,7 +26,6 @@ from radkit.errors import RadkitError
 from radkit.files import write_atomically
 
 HIPPOCAMPUS = "msd_hippocampus"
-HIPPOCAMPUS_FOLDER = "Task04_Hippocampus"
 HIPPOCAMPUS_LABELS = ("background", "anterior", "posterior")
 PHANTOM_LABELS = ("background", "left atrium")
 PHANTOM_SPACING = (2.5, 1.25, 1.25)  # mm: thick slices, fine in-plane, as on a cardiac MRI
@@ -283,12 +282,48 @@ def load_phantom_mri(n: int = 24, seed: int = 0) -> Volumes:
                    notes=["slices along the first axis; not real patients"])
 
 
-def _hippocampus_folder() -> Path | None:
+def _decathlon_folder(key: str, task: str) -> Path | None:
     for base in filter(None, (config.local_data_dir(), config.data_dir())):
-        candidate = base / HIPPOCAMPUS / HIPPOCAMPUS_FOLDER
+        candidate = base / key / task
         if (candidate / "dataset.json").is_file():
             return candidate
     return None
+
+
+def _decathlon_task(key: str) -> Path:
+    """The unpacked task folder of a Decathlon card: found on this computer, else fetched and unpacked."""
+    from radkit import download, registry
+
+    card = registry.get(key)
+    archive_name = next(iter(card.files.values())).name if card.files else ""
+    if not archive_name.endswith(".tar"):
+        raise RadkitError(f"{card.title} is not a Decathlon task RadKit can unpack.",
+                          "Use msd_hippocampus or msd_heart (see datasets/).")
+    task = archive_name[:-len(".tar")]
+    folder = _decathlon_folder(key, task)
+    if folder is None:
+        # The tar: a copy already here (e.g. from `radkit fetch KEY`, also offline), else a download;
+        # then unpacked once into the data folder.
+        archive = download.fetch(key)
+        download.extract_tar(archive, config.data_dir() / key)
+        folder = _decathlon_folder(key, task)
+        if folder is None:
+            raise RadkitError(f"{archive.name} did not hold {task}/dataset.json.",
+                              f"Download the official archive again (`radkit fetch {key}`).")
+    return folder
+
+
+def load_decathlon(key: str = "msd_heart", n: int | None = None, label_names=None) -> Volumes:
+    """A Medical Segmentation Decathlon task by its card (``msd_hippocampus``, ``msd_heart``): a copy on this
+    computer, else the official tar (downloaded once, checked, unpacked safely) (notebook 08).
+
+    Task02 Heart (the left atrium, 435 MB) is an online option: ``load_decathlon("msd_heart")``.
+    Raises RadkitError when the data cannot be had.
+    """
+    from radkit import registry
+
+    folder = _decathlon_task(key)
+    return load_msd(folder, n=n, label_names=label_names or registry.get(key).label_names or None)
 
 
 def load_hippocampus(n: int | None = None, source: str = "auto", seed: int = 0) -> Volumes:
@@ -297,32 +332,18 @@ def load_hippocampus(n: int | None = None, source: str = "auto", seed: int = 0) 
     ``source``: ``"auto"`` (a copy on this computer, else a download of 27 MB,
     else phantoms), ``"real"`` (never phantoms) or ``"phantom"``.
     """
-    from radkit import download
-
     if source not in ("auto", "real", "phantom"):
         raise RadkitError(f"source={source!r} is not understood.", "Use 'auto', 'real' or 'phantom'.")
     why = "asked for phantoms"
     if source != "phantom":
-        folder = _hippocampus_folder()
-        if folder is None:
-            # The Decathlon tar: a copy already here (e.g. from `radkit fetch msd_hippocampus`, also offline),
-            # else a download; then unpacked once into the data folder.
-            try:
-                archive = download.fetch(HIPPOCAMPUS)
-                download.extract_tar(archive, config.data_dir() / HIPPOCAMPUS)
-                folder = _hippocampus_folder()
-                if folder is None:
-                    raise RadkitError(f"{archive.name} did not hold {HIPPOCAMPUS_FOLDER}/dataset.json.",
-                                      "Download the official archive again (`radkit fetch msd_hippocampus`).")
-            except RadkitError as error:
-                if source == "real":
-                    raise
-                why = ("RADKIT_OFFLINE is set and no copy is on this computer" if config.offline()
-                       else f"the download did not work: {error.problem}")
-        if folder is not None:
+        try:
+            folder = _decathlon_task(HIPPOCAMPUS)
+        except RadkitError as error:
+            if source == "real":
+                raise
+            why = error.problem
+        else:  # a damaged copy on this computer is said plainly, not hidden behind phantoms
             return load_msd(folder, n=n, label_names=HIPPOCAMPUS_LABELS)
-        if source == "real":
-            raise RadkitError("The hippocampus data is not on this computer.", "Run `radkit fetch msd_hippocampus` online.")
     print(f"No hippocampus MRI available ({why}): using practice phantoms instead, MRI-like volumes "
           "with a left-atrium-like label. Results below are about phantoms, not patients.")
     return load_phantom_mri(n or 24, seed=seed)

@@ -283,9 +283,8 @@ def test_failure_while_unpacking_leaves_nothing(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- the Decathlon tar, served from 127.0.0.1
 
-@pytest.fixture
-def decathlon_server(tmp_path, monkeypatch):
-    """A tiny Task04_Hippocampus.tar served on 127.0.0.1, with the registry card pointing to it (URL and MD5)."""
+def _serve_decathlon(tmp_path, monkeypatch, key, task):
+    """A tiny Decathlon task tar served on 127.0.0.1, with the registry card pointing to it (URL and MD5)."""
     import functools
     import hashlib
     import http.server
@@ -295,19 +294,27 @@ def decathlon_server(tmp_path, monkeypatch):
 
     made = _msd_folder(tmp_path / "made", n=3)
     served = tmp_path / "served"
-    served.mkdir()
-    archive = served / "Task04_Hippocampus.tar"
+    served.mkdir(exist_ok=True)
+    archive = served / f"{task}.tar"
     with tarfile.open(archive, "w") as tar:
-        tar.add(made, arcname="Task04_Hippocampus")
+        tar.add(made, arcname=task)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    card = registry.get("msd_hippocampus")
+    card = registry.get(key)
     official = card.files["all"]
+    assert official.name == archive.name  # the card names the Decathlon's own tar
     url = f"http://127.0.0.1:{server.server_address[1]}/{archive.name}"
     monkeypatch.setitem(card.files, "all", registry.DataFile(official.name, url,
                                                              hashlib.md5(archive.read_bytes()).hexdigest()))
+    return archive, server
+
+
+@pytest.fixture
+def decathlon_server(tmp_path, monkeypatch):
+    """Task04_Hippocampus.tar (tiny) served on 127.0.0.1 for the msd_hippocampus card."""
+    archive, server = _serve_decathlon(tmp_path, monkeypatch, "msd_hippocampus", "Task04_Hippocampus")
     yield archive
     server.shutdown()
 
@@ -341,3 +348,27 @@ def test_a_tar_with_the_wrong_checksum_is_not_unpacked(data_dir, decathlon_serve
     data = volumes.load_hippocampus()
     assert not data.is_real and "checksum" in capsys.readouterr().out
     assert not (data_dir / "msd_hippocampus" / "Task04_Hippocampus").exists()
+
+
+# Catches the left-atrium task (Task02 Heart, the online option) not going through the same checked download
+# and safe unpacking, or losing its card's label names.
+def test_load_decathlon_heart_from_its_card(data_dir, tmp_path, monkeypatch, capsys):
+    archive, server = _serve_decathlon(tmp_path, monkeypatch, "msd_heart", "Task02_Heart")
+    try:
+        data = volumes.load_decathlon("msd_heart")
+    finally:
+        server.shutdown()
+    assert data.is_real and len(data) == 3 and data.label_names == ("background", "left atrium")
+    assert (data_dir / "msd_heart" / "Task02_Heart" / "dataset.json").is_file()
+    with pytest.raises(RadkitError, match="not a Decathlon task"):
+        volumes.load_decathlon("pneumoniamnist")
+
+
+# Catches a damaged copy of the real scans being hidden behind practice phantoms (it must be said plainly).
+def test_a_damaged_local_copy_is_said_not_replaced_by_phantoms(data_dir, tmp_path):
+    folder = _msd_folder(tmp_path, n=2)
+    volumes.write_nifti(np.zeros((6, 10, 7), np.uint8), folder / "labelsTr" / "case_1.nii.gz", overwrite=True)
+    (data_dir / "msd_hippocampus").mkdir(parents=True)
+    folder.rename(data_dir / "msd_hippocampus" / "Task04_Hippocampus")
+    with pytest.raises(RadkitError, match="shape"):
+        volumes.load_hippocampus()

@@ -469,8 +469,8 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
         y = _check_masks(y, x, "training")
         if x.shape[-1] != model.input_shape[-1]:
             raise RadkitError(f"The model reads {model.input_shape[-1]} slice(s) at a time, but the training pictures "
-                              f"have {x.shape[-1]}.", "Make the slices with the same context as the model: "
-                              "volumes.to_slices(data, context=(channels - 1) // 2).")
+                              f"have {x.shape[-1]}.", "Cut the slices to match the model: volumes.to_slices(data) for a "
+                              "model that reads 1 slice, volumes.to_slices(data, context=1) for one that reads 3.")
     val_data = None
     if val is not None:
         xv = _as_input(val[0], "validation", channels=kind == "mask")

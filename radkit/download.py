@@ -385,7 +385,11 @@ def extract_tar(archive, folder) -> Path:
         raise RadkitError(f"{archive.name} is not a readable archive ({error}).",
                           "Download it again (`radkit fetch`), or tell your course instructor.") from None
     with tar:
-        members = tar.getmembers()
+        try:
+            members = tar.getmembers()
+        except (tarfile.TarError, EOFError, OSError) as error:  # cut short, e.g. an interrupted copy
+            raise RadkitError(f"{archive.name} is damaged or cut short ({error}), so nothing was unpacked.",
+                              "Download it again (`radkit fetch`), or tell your course instructor.") from None
         for member in members:
             parts = Path(member.name.replace("\\", "/")).parts
             if member.name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
@@ -407,6 +411,10 @@ def extract_tar(archive, folder) -> Path:
             tar.extractall(staging, members=members, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
             for name in tops:
                 os.replace(staging / name, folder / name)
+        except (tarfile.TarError, EOFError, OSError) as error:  # a cut-short archive, a full disk: nothing kept
+            raise RadkitError(f"{archive.name} could not be unpacked ({type(error).__name__}: {str(error)[:100]}), "
+                              "so nothing was kept.", "Download it again (`radkit fetch`); check the disk has "
+                              "room for it.") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return folder

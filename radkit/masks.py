@@ -65,6 +65,26 @@ def volume_ml(mask, spacing, label: int | None = None) -> float:
     return voxels * float(np.prod(spacing)) / 1000.0
 
 
+def keep_largest(mask) -> np.ndarray:
+    """Keep, for each structure, only its largest connected piece in 3-D; stray specks elsewhere go (notebook 08).
+
+    A 2-D model judges each slice alone, so it sometimes draws a small blob on a slice far from
+    the structure. One hippocampus is one connected piece, so a radiologist would ignore such
+    specks: this does the same. Pieces touch through faces, edges or corners (26 neighbours in 3-D).
+    """
+    from scipy import ndimage
+
+    mask = np.asarray(mask)
+    out = np.zeros_like(mask)
+    structure = np.ones((3,) * mask.ndim, bool)
+    for value in np.unique(mask[mask != 0]):
+        pieces, n = ndimage.label(mask == value, structure=structure)
+        if n:
+            largest = 1 + int(np.argmax(np.bincount(pieces.ravel())[1:]))
+            out[pieces == largest] = value
+    return out
+
+
 def scores_table(truths, preds, spacings, label_names, ids=None) -> dict:
     """Dice, IoU, true and predicted volume (mL) per scan and structure, as columns of NumPy arrays (notebook 08).
 

@@ -137,7 +137,7 @@ DATASETS: dict[str, Dataset] = {
             key="msd_heart", title="Medical Segmentation Decathlon, Task02 Heart",
             task="3-D segmentation (left atrium, MRI)",
             description="30 mono-modal MRI volumes of the heart (20 labelled) with the left atrium outlined.",
-            source="http://medicaldecathlon.com",
+            source="http://medicaldecathlon.com (tar as MONAI's DecathlonDataset fetches it)",
             licence="CC BY-SA 4.0",
             citation=MSD_CITATION,
             label_names=("background", "left atrium"),
@@ -145,7 +145,10 @@ DATASETS: dict[str, Dataset] = {
             files={"all": DataFile("Task02_Heart.tar",
                                    "https://msd-for-monai.s3-us-west-2.amazonaws.com/Task02_Heart.tar",
                                    "06ee59366e1e5124267b774dbd654057")},
-            notes="NIfTI volumes; about 435 MB to download.",
+            notes="NIfTI volumes in the Decathlon layout; about 435 MB to download (URL and MD5 as MONAI's "
+                  "DecathlonDataset lists them). An online option for notebook 08, not used by it (too large for a "
+                  "workshop network): `radkit fetch msd_heart`, then radkit.volumes.load_decathlon('msd_heart') "
+                  "unpacks it safely and reads it. Notebook 08's phantoms have a left-atrium-like label instead.",
         ),
         Dataset(
             key="keras_weights", title="Keras ImageNet weights (pretrained networks)",

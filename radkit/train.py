@@ -109,9 +109,18 @@ def augment(images, seed: int = 0, **settings) -> np.ndarray:
 
 # ---------------------------------------------------------------- checking the input
 
-def _as_input(images, what: str) -> np.ndarray:
-    """Pictures as float32 (N, H, W, 1) in 0..1, or a RadkitError saying what to do."""
+def _as_input(images, what: str, channels: bool = False) -> np.ndarray:
+    """Pictures as float32 (N, H, W, 1) in 0..1, or a RadkitError saying what to do.
+
+    ``channels=True`` (outlines, notebook 08) also accepts (N, H, W, C) stacks of neighbouring slices in 0..1.
+    """
     images = np.asarray(images)
+    if channels and images.ndim == 4 and images.dtype != np.uint8:
+        images = images.astype(np.float32)
+        if images.size and (images.min() < -0.01 or images.max() > 1.01):
+            raise RadkitError(f"The {what} hold numbers from {images.min():.1f} to {images.max():.1f}; "
+                              "the models expect 0 to 1.", "Make the slices with radkit.volumes.to_slices().")
+        return images
     if images.ndim == 4 and images.shape[-1] in (3, 4):
         raise RadkitError(
             f"The {what} are colour pictures ({images.shape[-1]} channels, shape {images.shape}); "
@@ -210,9 +219,9 @@ def make_dataset(images, labels, batch_size: int = 32, shuffle: bool = False, au
                  class_weight=None, seed: int = config.DEFAULT_SEED):
     """A ``tf.data`` pipeline of (pictures, labels[, weights]) batches, shuffled and augmented if asked."""
     tf = _tf()
-    x = _as_input(images, "images")
     y = np.asarray(labels).astype(np.float32)
     masks = y.ndim >= 3  # segmentation: one label per pixel (notebook 08)
+    x = _as_input(images, "images", channels=masks)
     if masks:
         y = _check_masks(y, x, "given")[..., None]
     parts = (x, y)
@@ -451,16 +460,20 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
     """
     import keras
 
-    x = _as_input(train[0], "training")
-    _check_size(x, model, "training images")
     kind = _output_kind(model)
+    x = _as_input(train[0], "training", channels=kind == "mask")
+    _check_size(x, model, "training images")
     check = _check_boxes if kind in ("box", "centres") else _check_labels
     y = check(train[1], len(x), "training", label_names)
     if kind == "mask":
         y = _check_masks(y, x, "training")
+        if x.shape[-1] != model.input_shape[-1]:
+            raise RadkitError(f"The model reads {model.input_shape[-1]} slice(s) at a time, but the training pictures "
+                              f"have {x.shape[-1]}.", "Cut the slices to match the model: volumes.to_slices(data) for a "
+                              "model that reads 1 slice, volumes.to_slices(data, context=1) for one that reads 3.")
     val_data = None
     if val is not None:
-        xv = _as_input(val[0], "validation")
+        xv = _as_input(val[0], "validation", channels=kind == "mask")
         _check_size(xv, model, "validation images")
         yv = check(val[1], len(xv), "validation", label_names)
         if kind == "mask":

@@ -26,7 +26,6 @@ from radkit.errors import RadkitError
 from radkit.files import write_atomically
 
 HIPPOCAMPUS = "msd_hippocampus"
-HIPPOCAMPUS_FOLDER = "Task04_Hippocampus"
 HIPPOCAMPUS_LABELS = ("background", "anterior", "posterior")
 PHANTOM_LABELS = ("background", "left atrium")
 PHANTOM_SPACING = (2.5, 1.25, 1.25)  # mm: thick slices, fine in-plane, as on a cardiac MRI
@@ -283,12 +282,48 @@ def load_phantom_mri(n: int = 24, seed: int = 0) -> Volumes:
                    notes=["slices along the first axis; not real patients"])
 
 
-def _hippocampus_folder() -> Path | None:
+def _decathlon_folder(key: str, task: str) -> Path | None:
     for base in filter(None, (config.local_data_dir(), config.data_dir())):
-        candidate = base / HIPPOCAMPUS / HIPPOCAMPUS_FOLDER
+        candidate = base / key / task
         if (candidate / "dataset.json").is_file():
             return candidate
     return None
+
+
+def _decathlon_task(key: str) -> Path:
+    """The unpacked task folder of a Decathlon card: found on this computer, else fetched and unpacked."""
+    from radkit import download, registry
+
+    card = registry.get(key)
+    archive_name = next(iter(card.files.values())).name if card.files else ""
+    if not archive_name.endswith(".tar"):
+        raise RadkitError(f"{card.title} is not a Decathlon task RadKit can unpack.",
+                          "Use msd_hippocampus or msd_heart (see datasets/).")
+    task = archive_name[:-len(".tar")]
+    folder = _decathlon_folder(key, task)
+    if folder is None:
+        # The tar: a copy already here (e.g. from `radkit fetch KEY`, also offline), else a download;
+        # then unpacked once into the data folder.
+        archive = download.fetch(key)
+        download.extract_tar(archive, config.data_dir() / key)
+        folder = _decathlon_folder(key, task)
+        if folder is None:
+            raise RadkitError(f"{archive.name} did not hold {task}/dataset.json.",
+                              f"Download the official archive again (`radkit fetch {key}`).")
+    return folder
+
+
+def load_decathlon(key: str = "msd_heart", n: int | None = None, label_names=None) -> Volumes:
+    """A Medical Segmentation Decathlon task by its card (``msd_hippocampus``, ``msd_heart``): a copy on this
+    computer, else the official tar (downloaded once, checked, unpacked safely) (notebook 08).
+
+    Task02 Heart (the left atrium, 435 MB) is an online option: ``load_decathlon("msd_heart")``.
+    Raises RadkitError when the data cannot be had.
+    """
+    from radkit import registry
+
+    folder = _decathlon_task(key)
+    return load_msd(folder, n=n, label_names=label_names or registry.get(key).label_names or None)
 
 
 def load_hippocampus(n: int | None = None, source: str = "auto", seed: int = 0) -> Volumes:
@@ -297,28 +332,18 @@ def load_hippocampus(n: int | None = None, source: str = "auto", seed: int = 0) 
     ``source``: ``"auto"`` (a copy on this computer, else a download of 27 MB,
     else phantoms), ``"real"`` (never phantoms) or ``"phantom"``.
     """
-    from radkit import download
-
     if source not in ("auto", "real", "phantom"):
         raise RadkitError(f"source={source!r} is not understood.", "Use 'auto', 'real' or 'phantom'.")
     why = "asked for phantoms"
     if source != "phantom":
-        folder = _hippocampus_folder()
-        if folder is None and not config.offline():
-            try:
-                archive = download.fetch(HIPPOCAMPUS)
-                download.extract_tar(archive, config.data_dir() / HIPPOCAMPUS)
-                folder = _hippocampus_folder()
-            except RadkitError as error:
-                if source == "real":
-                    raise
-                why = f"the download did not work: {error.problem}"
-        elif folder is None:
-            why = "RADKIT_OFFLINE is set and no copy is on this computer"
-        if folder is not None:
+        try:
+            folder = _decathlon_task(HIPPOCAMPUS)
+        except RadkitError as error:
+            if source == "real":
+                raise
+            why = error.problem
+        else:  # a damaged copy on this computer is said plainly, not hidden behind phantoms
             return load_msd(folder, n=n, label_names=HIPPOCAMPUS_LABELS)
-        if source == "real":
-            raise RadkitError("The hippocampus data is not on this computer.", "Run `radkit fetch msd_hippocampus` online.")
     print(f"No hippocampus MRI available ({why}): using practice phantoms instead, MRI-like volumes "
           "with a left-atrium-like label. Results below are about phantoms, not patients.")
     return load_phantom_mri(n or 24, seed=seed)
@@ -347,12 +372,18 @@ def _pad_offsets(shape, size) -> tuple[int, int]:
     return (size[0] - shape[0]) // 2, (size[1] - shape[1]) // 2
 
 
-def to_slices(volumes: Volumes, size=(64, 64)):
+def to_slices(volumes: Volumes, size=(64, 64), context: int = 0):
     """Cut every scan into slices along its first axis, padded to ``size``: returns ``(x, y, where)`` (notebook 08).
 
-    ``x`` is model input (N, H, W, 1), ``y`` the label slices (N, H, W) and
-    ``where`` the (scan, slice) each came from, for ``from_slices``.
+    ``x`` is model input (N, H, W, channels), ``y`` the label slices (N, H, W) and
+    ``where`` the (scan, slice) each came from, for ``from_slices``. With ``context=1``
+    each slice comes with its neighbour on either side as extra channels (2.5-D: like a
+    radiologist scrolling up and down a little), so channels = 1 + 2 x context; at the
+    first and last slice the missing neighbour is the edge slice repeated.
     """
+    if int(context) != context or context < 0:
+        raise RadkitError(f"context={context!r} is not a number of neighbouring slices.",
+                          "Use 0 (one slice) or 1 (the slice and one neighbour on either side).")
     xs, ys, where = [], [], []
     for scan, (image, label) in enumerate(zip(volumes.images, volumes.labels)):
         if image.shape != label.shape:
@@ -366,10 +397,12 @@ def to_slices(volumes: Volumes, size=(64, 64)):
         padded[:, top:top + image.shape[1], left:left + image.shape[2]] = image
         padded_label = np.zeros((len(image), *size), np.uint8)
         padded_label[:, top:top + image.shape[1], left:left + image.shape[2]] = label
-        xs.append(padded)
+        k = np.arange(len(image))
+        neighbours = [np.clip(k + step, 0, len(image) - 1) for step in range(-int(context), int(context) + 1)]
+        xs.append(np.stack([padded[n] for n in neighbours], axis=-1))
         ys.append(padded_label)
         where += [(scan, k) for k in range(len(image))]
-    return np.concatenate(xs)[..., None], np.concatenate(ys), where
+    return np.concatenate(xs), np.concatenate(ys), where
 
 
 def to_labels(probabilities, threshold: float = 0.5) -> np.ndarray:
@@ -397,7 +430,8 @@ def from_slices(slices, where, volumes: Volumes) -> list:
 
 def predict_probabilities(model, volumes: Volumes, batch_size: int = 128) -> list:
     """The model's probabilities for every voxel of every scan, slice by slice: one (X, Y, Z, classes) array per scan."""
-    x, _, where = to_slices(volumes, tuple(model.input_shape[1:3]))
+    channels = model.input_shape[-1]  # 1, or 3 for a 2.5-D model (a slice and its two neighbours)
+    x, _, where = to_slices(volumes, tuple(model.input_shape[1:3]), context=(channels - 1) // 2)
     return from_slices(model.predict(x, batch_size=batch_size, verbose=0), where, volumes)
 
 

@@ -80,6 +80,21 @@ def test_scores_table_rows_per_scan_and_structure():
     assert table["true_ml"][0] == pytest.approx(0.001) and table["model_ml"][2] == 0.0
 
 
+# Catches keep_largest dropping the structure itself, mixing up structures, or keeping a stray speck.
+def test_keep_largest_removes_specks_per_structure():
+    mask = np.zeros((6, 8, 8), np.uint8)
+    mask[1:4, 1:4, 1:4] = 1       # anterior: 27 voxels
+    mask[5, 7, 7] = 1             # a stray anterior speck far away
+    mask[1:4, 4:7, 1:3] = 2       # posterior touches anterior: both stay
+    mask[5, 0, 7] = 2             # a stray posterior speck
+    mask[4, 4, 4] = 1             # a speck touching the anterior piece only by a corner: kept (26 neighbours)
+    kept = masks.keep_largest(mask)
+    expected = mask.copy()
+    expected[5, 7, 7] = expected[5, 0, 7] = 0
+    assert np.array_equal(kept, expected)
+    assert masks.keep_largest(np.zeros((3, 3, 3), np.uint8)).sum() == 0  # nothing drawn: nothing kept
+
+
 # Catches an outline that is the whole filled mask, or misses the border.
 def test_outline_is_the_border_only():
     mask = np.zeros((7, 7), bool)
@@ -103,6 +118,23 @@ def squares():
         x[i, r:r + 8, c:c + 8] += 0.6
         y[i, r:r + 8, c:c + 8] = 1
     return np.clip(x, 0, 1)[..., None], y
+
+
+# Catches train.fit refusing 2.5-D input (neighbouring slices as channels), or accepting slices that do not
+# match what the model reads (a plain message, not a Keras shape error).
+def test_fit_takes_neighbouring_slices_as_channels(squares):
+    from radkit import models, train
+
+    x, y = squares
+    x3 = np.concatenate([x, x, x], axis=-1)
+    set_seed(0)
+    model = models.unet((32, 32, 3), n_classes=2, base_filters=4, depth=2)
+    history = train.fit(model, (x3, y), (x3[:16], y[:16]), epochs=1, batch_size=16, verbose=False)
+    assert len(history.history["loss"]) == 1
+    with pytest.raises(RadkitError, match="reads 1 slice"):
+        train.fit(models.unet((32, 32, 1), n_classes=2, base_filters=4, depth=2), (x3, y), epochs=1, verbose=False)
+    with pytest.raises(RadkitError, match="0 to 1"):
+        train.fit(model, (x3 * 255, y), epochs=1, verbose=False)
 
 
 # Catches augmentation that moves the picture but not its mask (the mask must follow the bright square).

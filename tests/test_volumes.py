@@ -125,6 +125,31 @@ def test_slices_round_trip(tmp_path):
         volumes.to_slices(data, size=(8, 8))
 
 
+# Catches 2.5-D slices whose neighbours come from the wrong place (another scan, the wrong side, or
+# off the end of the volume), and predict_probabilities not giving a 2.5-D model its neighbours.
+def test_slices_with_neighbours(tmp_path):
+    data = volumes.load_msd(_msd_folder(tmp_path, n=2, shapes=[(6, 10, 8), (5, 9, 11)]))
+    plain, _, _ = volumes.to_slices(data, size=(32, 32))
+    x, y, where = volumes.to_slices(data, size=(32, 32), context=1)
+    assert x.shape == (11, 32, 32, 3) and np.array_equal(x[..., 1:2], plain)
+    assert np.array_equal(x[3, ..., 0], plain[2, ..., 0]) and np.array_equal(x[3, ..., 2], plain[4, ..., 0])
+    assert np.array_equal(x[0, ..., 0], plain[0, ..., 0])      # first slice: its own edge, not nothing
+    assert np.array_equal(x[5, ..., 2], plain[5, ..., 0])      # last slice of scan 0: not scan 1's first
+    assert np.array_equal(x[6, ..., 0], plain[6, ..., 0])      # first slice of scan 1: not scan 0's last
+    with pytest.raises(RadkitError, match="context"):
+        volumes.to_slices(data, context=-1)
+
+    class EchoMiddle:  # a stand-in model: answers with the middle channel, so we see what it was given
+        input_shape = (None, 32, 32, 3)
+
+        def predict(self, x, batch_size=None, verbose=0):
+            assert x.shape[-1] == 3
+            return x[..., 1:2]
+
+    back = volumes.predict_probabilities(EchoMiddle(), data)
+    assert all(np.allclose(b[..., 0], img) for b, img in zip(back, data.images))
+
+
 # Catches a threshold applied to the wrong channel: background probability, not a structure's.
 def test_to_labels_threshold():
     p = np.array([[0.7, 0.2, 0.1], [0.4, 0.1, 0.5], [0.1, 0.8, 0.1]])
@@ -222,3 +247,128 @@ def test_tar_unpacks_and_never_overwrites(tmp_path):
     with pytest.raises(RadkitError, match="already exists"):
         download.extract_tar(archive, target)
     assert sorted(p.name for p in target.iterdir()) == ["Task"]
+
+
+# Catches a damaged (cut short) archive escaping as a raw tarfile error, or leaving a half-unpacked folder.
+def test_cut_short_tar_is_a_plain_error_and_leaves_nothing(tmp_path):
+    archive = tmp_path / "whole.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name in ("Task/a.bin", "Task/b.bin"):
+            info = tarfile.TarInfo(name)
+            info.size = 20_000
+            tar.addfile(info, io.BytesIO(bytes(20_000)))
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(archive.read_bytes()[:25_000])  # an interrupted copy: the second file is cut off
+    target = tmp_path / "out"
+    with pytest.raises(RadkitError, match="damaged or cut short"):
+        download.extract_tar(cut, target)
+    assert list(target.iterdir()) == []
+
+
+# Catches an error while unpacking (e.g. a full disk) escaping as OSError or leaving the half-written copy.
+def test_failure_while_unpacking_leaves_nothing(tmp_path, monkeypatch):
+    archive = _tar(tmp_path / "good.tar", ["Task/a.txt", "Task/b.txt"])
+    original = tarfile.TarFile.extractall
+
+    def disk_full(self, path, *args, **kwargs):
+        original(self, path, *args, **kwargs)  # the files are written, then the disk fills up
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", disk_full)
+    target = tmp_path / "out"
+    with pytest.raises(RadkitError, match="could not be unpacked"):
+        download.extract_tar(archive, target)
+    assert list(target.iterdir()) == []
+
+
+# ---------------------------------------------------------------- the Decathlon tar, served from 127.0.0.1
+
+def _serve_decathlon(tmp_path, monkeypatch, key, task):
+    """A tiny Decathlon task tar served on 127.0.0.1, with the registry card pointing to it (URL and MD5)."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    from radkit import registry
+
+    made = _msd_folder(tmp_path / "made", n=3)
+    served = tmp_path / "served"
+    served.mkdir(exist_ok=True)
+    archive = served / f"{task}.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(made, arcname=task)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    card = registry.get(key)
+    official = card.files["all"]
+    assert official.name == archive.name  # the card names the Decathlon's own tar
+    url = f"http://127.0.0.1:{server.server_address[1]}/{archive.name}"
+    monkeypatch.setitem(card.files, "all", registry.DataFile(official.name, url,
+                                                             hashlib.md5(archive.read_bytes()).hexdigest()))
+    return archive, server
+
+
+@pytest.fixture
+def decathlon_server(tmp_path, monkeypatch):
+    """Task04_Hippocampus.tar (tiny) served on 127.0.0.1 for the msd_hippocampus card."""
+    archive, server = _serve_decathlon(tmp_path, monkeypatch, "msd_hippocampus", "Task04_Hippocampus")
+    yield archive
+    server.shutdown()
+
+
+# Catches load_hippocampus not downloading, not checking, or not unpacking the Decathlon tar (or falling back
+# to phantoms when the real scans were there to be had).
+def test_load_hippocampus_downloads_and_unpacks_the_tar(data_dir, decathlon_server, capsys):
+    data = volumes.load_hippocampus(source="real")
+    assert data.is_real and len(data) == 3 and data.ids == ["case_0", "case_1", "case_2"]
+    assert (data_dir / "msd_hippocampus" / "Task04_Hippocampus" / "dataset.json").is_file()
+    assert (data_dir / "msd_hippocampus" / "Task04_Hippocampus.tar").is_file()  # kept: checked, reusable
+    assert not [p for p in (data_dir / "msd_hippocampus").iterdir() if p.name.startswith(".")]  # no staging left
+    decathlon_server.unlink()  # the server has nothing any more: a second load must not need it
+    assert len(volumes.load_hippocampus()) == 3
+
+
+# Catches `radkit fetch msd_hippocampus` then working offline failing (the tar is there but was never unpacked).
+def test_a_fetched_tar_is_unpacked_offline(data_dir, decathlon_server, monkeypatch, capsys):
+    from radkit import cli
+
+    assert cli.main(["fetch", "msd_hippocampus"]) == 0
+    assert any(line.startswith("OK ") for line in capsys.readouterr().out.splitlines())
+    monkeypatch.setenv("RADKIT_OFFLINE", "1")
+    data = volumes.load_hippocampus(source="real")
+    assert data.is_real and len(data) == 3
+
+
+# Catches a download whose checksum differs from the card's being unpacked and used all the same.
+def test_a_tar_with_the_wrong_checksum_is_not_unpacked(data_dir, decathlon_server, capsys):
+    decathlon_server.write_bytes(decathlon_server.read_bytes() + bytes(512))  # not the file the card vouches for
+    data = volumes.load_hippocampus()
+    assert not data.is_real and "checksum" in capsys.readouterr().out
+    assert not (data_dir / "msd_hippocampus" / "Task04_Hippocampus").exists()
+
+
+# Catches the left-atrium task (Task02 Heart, the online option) not going through the same checked download
+# and safe unpacking, or losing its card's label names.
+def test_load_decathlon_heart_from_its_card(data_dir, tmp_path, monkeypatch, capsys):
+    archive, server = _serve_decathlon(tmp_path, monkeypatch, "msd_heart", "Task02_Heart")
+    try:
+        data = volumes.load_decathlon("msd_heart")
+    finally:
+        server.shutdown()
+    assert data.is_real and len(data) == 3 and data.label_names == ("background", "left atrium")
+    assert (data_dir / "msd_heart" / "Task02_Heart" / "dataset.json").is_file()
+    with pytest.raises(RadkitError, match="not a Decathlon task"):
+        volumes.load_decathlon("pneumoniamnist")
+
+
+# Catches a damaged copy of the real scans being hidden behind practice phantoms (it must be said plainly).
+def test_a_damaged_local_copy_is_said_not_replaced_by_phantoms(data_dir, tmp_path):
+    folder = _msd_folder(tmp_path, n=2)
+    volumes.write_nifti(np.zeros((6, 10, 7), np.uint8), folder / "labelsTr" / "case_1.nii.gz", overwrite=True)
+    (data_dir / "msd_hippocampus").mkdir(parents=True)
+    folder.rename(data_dir / "msd_hippocampus" / "Task04_Hippocampus")
+    with pytest.raises(RadkitError, match="shape"):
+        volumes.load_hippocampus()

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from radkit import deploy, models, phantoms
+from radkit.errors import RadkitError
 
 pytestmark = pytest.mark.browser
 
@@ -151,11 +152,11 @@ def test_build_webapp_replaces_its_own_offline_files_but_nothing_else(cnn, tmp_p
     assert {"sw.js", "offline.js", "manifest.webmanifest", "icons"} <= {p.name for p in site.iterdir()}
     deploy.build_webapp(cnn["exported"], site)  # replaces its own site, new files included
     (site / "icons" / "mine.png").write_bytes(b"my own")
-    with pytest.raises(deploy.RadkitError, match="icons/mine.png"):
+    with pytest.raises(RadkitError, match="icons/mine.png"):
         deploy.build_webapp(cnn["exported"], site)
     (site / "icons" / "mine.png").unlink()
     (site / "notes.txt").write_text("mine")
-    with pytest.raises(deploy.RadkitError, match="notes.txt"):
+    with pytest.raises(RadkitError, match="notes.txt"):
         deploy.build_webapp(cnn["exported"], site)
     assert (site / "notes.txt").read_text() == "mine" and (site / "sw.js").is_file()
 

@@ -16,6 +16,11 @@ Every loader returns plain NumPy arrays: images are ``uint8`` of shape
 (number of images, height, width), 0 = black and 255 = white.
 """
 
-from radkit.data.images import IMAGE_SUFFIXES, DICOM_SUFFIXES, IGNORED_NAMES, is_dicom, decode_image, read_image, resize_images, to_model_input  # noqa: F401
+from radkit.data.images import (  # noqa: F401
+    IMAGE_SUFFIXES, DICOM_SUFFIXES, IGNORED_NAMES, is_dicom, decode_image, read_image, resize_images,
+    to_model_input
+)
 from radkit.data.datasets import ImageDataset, load_medmnist, load_phantom_chest, load_pneumonia  # noqa: F401
-from radkit.data.folders import SPLIT_FOLDERS, PATIENT_PATTERNS, PATTERN_FIX, patient_ids, ImageFolder, load_image_folder  # noqa: F401
+from radkit.data.folders import (  # noqa: F401
+    SPLIT_FOLDERS, PATIENT_PATTERNS, PATTERN_FIX, patient_ids, ImageFolder, load_image_folder
+)

@@ -18,7 +18,9 @@ pydicom; each function does one step a radiologist already knows:
 """
 
 from radkit.dicom.reading import CT_WINDOWS, EXAMPLES, example_path, read  # noqa: F401
-from radkit.dicom.pixels import pixels, units, apply_window, default_window, display_image, load_image  # noqa: F401
+from radkit.dicom.pixels import (  # noqa: F401
+    pixels, units, apply_window, default_window, display_image, load_image
+)
 from radkit.dicom.tags import tag_table, _tag, deidentify  # noqa: F401
 from radkit.dicom.saving import WRITER, save, save_png  # noqa: F401
 from radkit.dicom.series import Series, read_folder, load_series, example_series  # noqa: F401

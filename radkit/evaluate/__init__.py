@@ -17,7 +17,16 @@ probabilities (numbers 0..1), as plain NumPy arrays:
 A film counts as positive when its probability is at or above the threshold.
 """
 
-from radkit.evaluate.metrics import LABEL_NAMES, METRICS, CURVE_METRICS, check_inputs, confusion_counts, metrics_from_counts, clinical_metrics, predictive_values, auc, average_precision, format_metrics, choose_threshold, bootstrap_ci, format_interval  # noqa: F401
+from radkit.evaluate.metrics import (  # noqa: F401
+    LABEL_NAMES, METRICS, CURVE_METRICS, check_inputs, confusion_counts, metrics_from_counts,
+    clinical_metrics, predictive_values, auc, average_precision, format_metrics, choose_threshold,
+    bootstrap_ci, format_interval
+)
 from radkit.evaluate.groups import per_finding, subgroups, format_rows  # noqa: F401
-from radkit.evaluate.plots import plot_confusion_matrix, plot_roc, plot_precision_recall, plot_curves, plot_probabilities, threshold_figure, ThresholdSlider, threshold_slider, show_thresholds, plot_calibration, plot_subgroups  # noqa: F401
-from radkit.evaluate.predictions import model_outputs, predict_probabilities, FolderPredictions, predict_folder, format_table, predict_outputs  # noqa: F401
+from radkit.evaluate.plots import (  # noqa: F401
+    plot_confusion_matrix, plot_roc, plot_precision_recall, plot_curves, plot_probabilities,
+    threshold_figure, ThresholdSlider, threshold_slider, show_thresholds, plot_calibration, plot_subgroups
+)
+from radkit.evaluate.predictions import (  # noqa: F401
+    model_outputs, predict_probabilities, FolderPredictions, predict_folder, format_table, predict_outputs
+)

@@ -210,3 +210,103 @@ def test_count_thresholds_follow_the_truth():
     found = [(np.zeros((3, 4)), np.array([0, 0, 0]), np.array([0.9, 0.8, 0.2]))]
     assert boxes.choose_count_thresholds(found, [[2]])[0] == pytest.approx(0.25)
     assert boxes.choose_count_thresholds(found, [[3]])[0] == pytest.approx(0.05)
+
+
+# ---------------------------------------------------------------- `radkit fetch bccd`: archive, unpack, check
+
+@pytest.fixture
+def served(tmp_path):
+    """A tiny web server on 127.0.0.1 serving files from a temporary folder."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _bccd_like_archive(path, extra=None):
+    """A .tar.gz shaped like GitHub's archive of BCCD: one top folder with BCCD/ inside, plus a stray file."""
+    import io
+    import tarfile
+
+    files = {"repo-abc/README.md": b"readme", "repo-abc/BCCD/Annotations/a.xml": b"<annotation/>",
+             "repo-abc/BCCD/ImageSets/Main/test.txt": b"a\n", "repo-abc/BCCD/.DS_Store": b"litter"}
+    files.update(extra or {})
+    with tarfile.open(path, "w:gz") as tar:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+
+
+def _card(monkeypatch, url, contents_sha256):
+    from radkit import registry
+
+    card = registry.get("bccd")
+    file = registry.DataFile("repo-abc.tar.gz", url, md5="", unpack="repo-abc/BCCD", contents_sha256=contents_sha256)
+    monkeypatch.setitem(registry.DATASETS, "bccd", registry.Dataset(**{**card.__dict__, "files": {"all": file}}))
+
+
+# Catches a fetch that keeps the whole archive folder (the loader would not find BCCD/), leaves the unpacking
+# folder behind, or calls a folder whose files match the card unverified.
+def test_fetch_folder_downloads_unpacks_and_checks_the_files(data_dir, served, tmp_path, monkeypatch, capsys):
+    from radkit import download
+
+    root, url = served
+    _bccd_like_archive(root / "repo-abc.tar.gz")
+    expected = tmp_path / "expected"
+    (expected / "Annotations").mkdir(parents=True)
+    (expected / "Annotations" / "a.xml").write_bytes(b"<annotation/>")
+    (expected / "ImageSets" / "Main").mkdir(parents=True)
+    (expected / "ImageSets" / "Main" / "test.txt").write_bytes(b"a\n")
+    _card(monkeypatch, f"{url}/repo-abc.tar.gz", download.folder_digest(expected))
+    folder = download.fetch_folder("bccd")
+    assert folder == data_dir / "bccd" / "BCCD"
+    assert (folder / "Annotations" / "a.xml").read_bytes() == b"<annotation/>"
+    assert download.stored_copy("bccd", "BCCD/ImageSets/Main/test.txt") is not None  # where load_blood_cells looks
+    assert sorted(p.name for p in (data_dir / "bccd").iterdir()) == ["BCCD", "repo-abc.tar.gz"]
+    assert "unverified" not in capsys.readouterr().out
+    # A second call finds the folder and downloads nothing (the server is no longer asked).
+    (root / "repo-abc.tar.gz").unlink()
+    assert download.fetch_folder("bccd") == folder
+
+
+# Catches a digest that ignores a changed file (the check could never fail) and a fetch that stays silent about it.
+def test_fetch_folder_calls_changed_files_unverified(data_dir, served, monkeypatch, capsys):
+    from radkit import download
+
+    root, url = served
+    _bccd_like_archive(root / "repo-abc.tar.gz")
+    _card(monkeypatch, f"{url}/repo-abc.tar.gz", "0" * 64)
+    download.fetch_folder("bccd")
+    assert "unverified copy of BCCD" in capsys.readouterr().out
+
+
+# Catches an unpacker that writes outside the data folder: a ../ entry in the archive is refused, nothing is kept
+# but the downloaded archive itself, and the error is a plain RadkitError.
+def test_fetch_folder_refuses_an_archive_that_climbs_out(data_dir, served, monkeypatch):
+    from radkit import download
+
+    root, url = served
+    _bccd_like_archive(root / "repo-abc.tar.gz", extra={"repo-abc/../../evil.txt": b"x"})
+    _card(monkeypatch, f"{url}/repo-abc.tar.gz", "")
+    with pytest.raises(RadkitError, match="outside the folder"):
+        download.fetch_folder("bccd")
+    assert sorted(p.name for p in (data_dir / "bccd").iterdir()) == ["repo-abc.tar.gz"]
+    assert not (data_dir.parent / "evil.txt").exists()
+
+
+# Catches a card that lost its pinned commit or its contents fingerprint (the real BCCD card, not a test one).
+def test_bccd_card_pins_a_commit_archive_and_the_course_copy():
+    from radkit import registry
+
+    file = registry.get("bccd").file("all")
+    assert registry.BCCD_COMMIT in file.url and file.url.endswith(".tar.gz") and len(registry.BCCD_COMMIT) == 40
+    assert file.unpack.endswith("/BCCD") and len(file.contents_sha256) == 64

@@ -170,9 +170,9 @@ def load_blood_cells(size=(120, 160), source: str = "auto", seed: int = 0) -> Bo
         if readme is not None:
             root = readme.parents[2]
         elif source == "real":
-            raise RadkitError("BCCD is not on this computer.", "See radkit.registry.get('bccd').")
+            raise RadkitError("BCCD is not on this computer.", "Run `radkit fetch bccd` once while online (about 8 MB).")
         else:
-            reason = "BCCD is not on this computer (see radkit.registry.get('bccd'))"
+            reason = "BCCD is not on this computer (`radkit fetch bccd` downloads it once)"
     if root is None:
         print(f"Using PRACTICE blood smears (phantoms), because: {reason}")
         counts = config.pick((200, 60, 60), (80, 30, 30))

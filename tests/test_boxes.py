@@ -310,3 +310,29 @@ def test_bccd_card_pins_a_commit_archive_and_the_course_copy():
     file = registry.get("bccd").file("all")
     assert registry.BCCD_COMMIT in file.url and file.url.endswith(".tar.gz") and len(registry.BCCD_COMMIT) == 40
     assert file.unpack.endswith("/BCCD") and len(file.contents_sha256) == 64
+
+
+# ---------------------------------------------------------------- thoracic width from the film (no lung outline)
+
+# Catches an estimate that returns the whole film (edges never found) or the lungs' inner edges (the heart's
+# borders): on phantom films whose lung masks are known, the estimated chest width is within 15 % of theirs.
+def test_estimated_thorax_matches_the_lung_masks_on_phantoms():
+    from radkit import phantoms
+
+    films = phantoms.chest_xrays(12, size=128, seed=5)
+    truth = np.stack([boxes.box_of_mask(m) for m in films["lung_masks"]])
+    found = boxes.estimate_thorax_boxes(films["images"])
+    error = (found[:, 2] - found[:, 0]) / (truth[:, 2] - truth[:, 0]) - 1
+    assert np.abs(error).mean() < 0.15, error
+    assert (found[:, 0] < truth[:, 0] + 0.1 * 128).all() and (found[:, 2] > truth[:, 2] - 0.1 * 128).all()
+
+
+# Catches heart boxes that are silently ignored or mismatched with the films.
+def test_estimated_thorax_uses_the_heart_rows_and_refuses_a_mismatch():
+    from radkit import phantoms
+
+    films = phantoms.chest_xrays(3, size=128, seed=1)
+    found = boxes.estimate_thorax_boxes(films["images"], films["heart_boxes"])
+    np.testing.assert_allclose(found[:, 1], np.floor(films["heart_boxes"][:, 1]))
+    with pytest.raises(RadkitError, match="3 films but 2 heart boxes"):
+        boxes.estimate_thorax_boxes(films["images"], films["heart_boxes"][:2])

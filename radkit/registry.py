@@ -281,7 +281,8 @@ def card_markdown(dataset: Dataset) -> str:
         lines.append(f"- **Notes:** {dataset.notes}")
     if dataset.files:
         lines += ["", "| variant | file | MD5 | download from |", "|---|---|---|---|"]
-        lines += [f"| {v} | `{f.name}` | `{f.md5}` | {f.url} |" for v, f in dataset.files.items()]
+        lines += [f"| {v} | `{f.name}` | {f'`{f.md5}`' if f.md5 else 'none published (files checked instead)'} | {f.url} |"
+                  for v, f in dataset.files.items()]
         lines += [f"\nSHA-256 of `{f.name}`: `{f.sha256}`" for f in dataset.files.values() if f.sha256]
         lines += ["", f"Fetch in advance (for a workshop): `radkit fetch {dataset.key}`."]
     return "\n".join(lines) + "\n"

@@ -336,3 +336,17 @@ def test_estimated_thorax_uses_the_heart_rows_and_refuses_a_mismatch():
     np.testing.assert_allclose(found[:, 1], np.floor(films["heart_boxes"][:, 1]))
     with pytest.raises(RadkitError, match="3 films but 2 heart boxes"):
         boxes.estimate_thorax_boxes(films["images"], films["heart_boxes"][:2])
+
+
+# Catches a card whose fingerprint does not match the course's real BCCD copy (every learner's fetch would then be
+# called UNVERIFIED), and a `radkit fetch bccd` that tries to download when a local copy is there.
+def test_radkit_fetch_bccd_finds_and_verifies_the_shared_copy(shared_data, data_dir, monkeypatch, capsys):
+    if not (shared_data / "bccd" / "BCCD").is_dir():
+        pytest.skip("BCCD is not in the shared data")
+    from radkit import cli
+
+    monkeypatch.setenv("RADKIT_LOCAL_DATA", str(shared_data))
+    monkeypatch.setenv("RADKIT_OFFLINE", "1")
+    assert cli.main(["fetch", "bccd"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK ") and "BCCD" in out, out

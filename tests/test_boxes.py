@@ -350,3 +350,16 @@ def test_radkit_fetch_bccd_finds_and_verifies_the_shared_copy(shared_data, data_
     assert cli.main(["fetch", "bccd"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("OK ") and "BCCD" in out, out
+
+
+# Catches a loader that insists on the listed file type: NIH lists its films as PNG, the course's copy is JPEG,
+# and a download of single NIH films may bring PNGs for a list that names JPEGs.
+def test_pictures_are_found_under_the_other_format(tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((20, 30), np.uint8)).save(tmp_path / "film.png")
+    (tmp_path / "boxes.csv").write_text("Image Index,Finding Label,Bbox [x,y,w,h]\nfilm.jpg,heart,2,3,10,8\n")
+    table = boxes.load_boxes(tmp_path / "boxes.csv", images=tmp_path)
+    assert table.sizes.tolist() == [[20, 30]]
+    pictures, found = boxes.read_pictures(table, tmp_path)
+    assert pictures.shape == (1, 20, 30) and found[0].tolist() == [[2, 3, 12, 11]]

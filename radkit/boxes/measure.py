@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from radkit.errors import RadkitError
-from radkit.boxes.formats import BoxTable, convert
+from radkit.boxes.formats import BoxTable, convert, picture_path
 
 # ---------------------------------------------------------------- pictures with their boxes
 
@@ -40,7 +40,7 @@ def read_pictures(table: BoxTable, folder, size=None) -> tuple[np.ndarray, list[
                           "scaled with it.")
     pictures, boxes = [], []
     for name, picture_boxes in zip(table.files, table.boxes):
-        path = Path(folder) / name
+        path = picture_path(folder, name)  # the same film as NIH's PNG or a JPEG re-encoding
         if not path.is_file():
             raise RadkitError(f"The picture {name} is not in {Path(folder).name}/.",
                               "Check that the boxes and the pictures belong together.")

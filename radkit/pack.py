@@ -110,7 +110,7 @@ def make_pack(target, sources=None, quiet: bool = False) -> dict:
                               "RadKit never overwrites files it did not create: use a new, empty folder.")
         _copy_readable(path, destination)
         sha256 = sha256sum(destination)
-        status = NO_CHECKSUM if official_md5 is None else (VERIFIED if md5sum(destination) == official_md5 else DIFFERS)
+        status = NO_CHECKSUM if not official_md5 else (VERIFIED if md5sum(destination) == official_md5 else DIFFERS)
         entries.append({"dataset": key, "path": inside, "bytes": destination.stat().st_size, "sha256": sha256,
                         "status": status})
     if not entries:

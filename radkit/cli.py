@@ -39,7 +39,11 @@ def _fetch(args) -> int:
             continue
         variants = args.size or list(dataset.files)
         for variant in variants:
-            if key == "keras_weights":  # pretrained weights (notebook 04): checked by SHA-256, refused when they differ
+            if dataset.file(variant).unpack:  # an archive unpacked into a folder (BCCD, notebook 07)
+                path = download.fetch_folder(key, variant)
+                same = download.folder_digest(path) == dataset.file(variant).contents_sha256
+                state = "OK " if same else "UNVERIFIED"
+            elif key == "keras_weights":  # pretrained weights (notebook 04): checked by SHA-256, refused when they differ
                 path, state = download.keras_weights(variant), "OK "
             else:
                 path = download.fetch(key, variant)

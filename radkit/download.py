@@ -165,7 +165,7 @@ def _transfer(url: str, handle, deadline: float, progress: bool, headers=None, a
 
 def download(url: str, md5, folder: Path, filename: str, progress: bool = True,
              deadline: float | None = None, headers=None) -> Path:
-    """Download ``url`` into ``folder/filename`` and check its MD5. Returns the path.
+    """Download ``url`` into ``folder/filename`` and check its MD5 (``""`` or None: none is known). Returns the path.
 
     Raises RadkitError, leaving nothing behind, when the network fails, the
     server is too slow (``deadline`` seconds in all), the file cannot be
@@ -226,7 +226,7 @@ def download(url: str, md5, folder: Path, filename: str, progress: bool = True,
         except OSError as error:  # writing: disk full, no permission
             raise _cannot_write(folder, error) from None
         expected = md5(answer.get("headers", {})) if callable(md5) else md5
-        if expected is not None and digest != expected:
+        if expected and digest != expected:  # "" or None: the source publishes no checksum
             raise RadkitError(
                 f"The downloaded {filename} is damaged or not the expected file (its checksum does not match), "
                 "so it was thrown away.",
@@ -418,3 +418,75 @@ def extract_tar(archive, folder) -> Path:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def folder_digest(folder) -> str:
+    """One SHA-256 fingerprint for a whole folder: each file's path (relative, with /) and its own SHA-256, sorted (notebook 07).
+
+    Hidden files (names starting with a dot, such as macOS's ``.DS_Store``) are left out: they are not data.
+    """
+    folder = Path(folder)
+    lines = sorted(f"{path.relative_to(folder).as_posix()}\0{sha256sum(path)}\n" for path in folder.rglob("*")
+                   if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts))
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def fetch_folder(key: str, variant=None, quiet: bool = False) -> Path:
+    """Return the folder of a dataset published as an archive (BCCD, notebook 07), downloading and unpacking it once.
+
+    Looks in RADKIT_LOCAL_DATA and the data folder first (``<folder>/<dataset>/<name>``).
+    Otherwise, unless RADKIT_OFFLINE=1, downloads the pinned archive into the data
+    folder, unpacks it safely (``extract_tar``: nothing outside the folder, no links)
+    and keeps only the dataset's folder inside it. The folder's contents are checked
+    file by file (``folder_digest``) against the card's ``contents_sha256`` (the
+    copy the course was built with): a folder whose files differ is used, but
+    called unverified (the archive itself has no published checksum), never changed.
+    """
+    import shutil
+
+    dataset = registry.get(key)
+    variant = next(iter(dataset.files), None) if variant is None else variant
+    file = dataset.file(variant)
+    if not file.unpack:
+        raise RadkitError(f"{dataset.title} is a single file, not an archive to unpack.",
+                          f"Use radkit.download.fetch({key!r}).")
+    name = Path(file.unpack).name
+    say = (lambda *a: None) if quiet else print
+
+    def checked(folder: Path) -> Path:
+        if file.contents_sha256 and folder_digest(folder) != file.contents_sha256:
+            say(f"Note: using an unverified copy of {dataset.title} from {config.display_path(folder)}: its files "
+                "differ from the ones RadKit was checked against (they may have been edited). The pictures are "
+                "real, but results may differ from published ones.")
+        return folder
+
+    places = [config.local_data_dir()]
+    try:
+        places.append(config.data_dir())
+    except RadkitError:
+        pass
+    for place in filter(None, places):
+        if (place / dataset.folder_name / name).is_dir():
+            return checked(place / dataset.folder_name / name)
+    if config.offline():
+        raise RadkitError(f"{dataset.title} is not in the data folder and RadKit is set to work offline "
+                          "(RADKIT_OFFLINE=1).",
+                          f"Unset RADKIT_OFFLINE and run `radkit fetch {key}` while online, or set RADKIT_LOCAL_DATA "
+                          f"to a folder holding {dataset.folder_name}/{name}/.")
+    home = config.data_dir() / dataset.folder_name
+    archive = home / file.name
+    if not archive.is_file():
+        say(f"Downloading {file.name} for {dataset.title} (once; kept in {config.display_path(home)}) ...")
+        archive = download(file.url, file.md5, home, file.name, progress=not quiet)
+    staging = Path(tempfile.mkdtemp(dir=home, prefix=".radkit-unpack-"))
+    try:
+        extract_tar(archive, staging)
+        inside = staging / file.unpack
+        if not inside.is_dir():
+            raise RadkitError(f"{file.name} does not hold the folder {file.unpack}.",
+                              f"Delete {config.display_path(archive)} (radkit downloaded it) and run "
+                              f"`radkit fetch {key}` again; if it happens again, tell your course instructor.")
+        os.replace(inside, home / name)
+    finally:  # the half-unpacked archive never stays behind
+        shutil.rmtree(staging, ignore_errors=True)
+    return checked(home / name)

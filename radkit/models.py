@@ -422,8 +422,61 @@ def course_classifier(source: str = "auto"):
     return _keras().models.load_model(SHIPPED_CLASSIFIER)
 # ---------------------------------------------------------------- detection (notebook 07)
 
+def _edge_layer():
+    """The Keras layer that turns a feature map into box edges: a score per column (row), averaged (notebook 07)."""
+    keras = _keras()
+
+    @keras.saving.register_keras_serializable(package="radkit")
+    class BoxEdges(keras.layers.Layer):
+        """Four box edges as score-weighted average positions: the ``"edges"`` head of ``box_regressor``.
+
+        Input: a feature map (rows, cols, 4) of scores for x_min, y_min, x_max, y_max.
+        x-edges average the scores over rows (one score per column), y-edges over
+        columns; a softmax turns the scores into weights, and the edge is the
+        weighted average position (0..1). A learned bias per position starts as a
+        bump at ``start_box``, so the untrained model answers the average box.
+        """
+
+        def __init__(self, start_box=(0.3, 0.4, 0.7, 0.8), spread: float = 0.08, **kwargs):
+            super().__init__(**kwargs)
+            self.start_box = [float(v) for v in start_box]
+            self.spread = float(spread)
+
+        def build(self, input_shape):
+            import numpy as np
+
+            rows, cols = int(input_shape[1]), int(input_shape[2])
+            self.rows, self.cols = rows, cols
+            places = [(np.arange(n) + 0.5) / n for n in (cols, rows, cols, rows)]
+            bumps = [-((p - c) ** 2) / (2 * self.spread**2) for p, c in zip(places, self.start_box)]
+            for name, values in (("x_bias", np.stack([bumps[0], bumps[2]], -1)),
+                                 ("y_bias", np.stack([bumps[1], bumps[3]], -1))):
+                setattr(self, name, self.add_weight(name=name, shape=values.shape,
+                                                    initializer=keras.initializers.Constant(values.astype("float32"))))
+
+        def call(self, scores):
+            ops = keras.ops
+            rows, cols = self.rows, self.cols
+            x_scores = ops.mean(ops.take(scores, [0, 2], axis=-1), axis=1) + self.x_bias   # (N, cols, 2)
+            y_scores = ops.mean(ops.take(scores, [1, 3], axis=-1), axis=2) + self.y_bias   # (N, rows, 2)
+            x_places = (ops.arange(cols, dtype="float32") + 0.5) / cols
+            y_places = (ops.arange(rows, dtype="float32") + 0.5) / rows
+            x = ops.sum(ops.softmax(x_scores, axis=1) * x_places[None, :, None], axis=1)       # (N, 2)
+            y = ops.sum(ops.softmax(y_scores, axis=1) * y_places[None, :, None], axis=1)
+            return ops.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], axis=-1)
+
+        def compute_output_shape(self, input_shape):
+            return (input_shape[0], 4)
+
+        def get_config(self):
+            return {**super().get_config(), "start_box": self.start_box, "spread": self.spread}
+
+    return BoxEdges
+
+
 def box_regressor(input_shape=(128, 128, 1), base: str = "small_cnn", weights: str | None = "imagenet",
-                  trainable: bool = True, dropout: float = 0.2, start_box=None):
+                  trainable: bool = True, dropout: float = 0.2, start_box=None, head: str = "dense",
+                  feature_layer: str | None = None):
     """A model that draws one box around one thing (the heart): four numbers out (notebook 07).
 
     The four outputs are the box's corners ``[x_min, y_min, x_max, y_max]`` as
@@ -434,24 +487,38 @@ def box_regressor(input_shape=(128, 128, 1), base: str = "small_cnn", weights: s
     and learns how each film differs from it.
     The features come from the small CNN of notebook 02 or the pretrained
     MobileNetV2 of notebook 04 (``base="mobilenetv2"``); unlike a classifier,
-    the head keeps *where* each feature was (no global average pooling: a
-    1x1 convolution, then the map is flattened), because a box is all about where.
+    the head keeps *where* each feature was, because a box is all about where:
+    ``head="dense"`` flattens the map into a small dense layer; ``head="edges"``
+    scores every column (for the left and right edges) and every row (top and
+    bottom) and takes the score-weighted average position, so a heart moved
+    on the film moves its box the same way (what notebook 07 uses).
+    ``feature_layer`` picks the base's map by layer name (for MobileNetV2,
+    ``"block_13_expand_relu"`` is 16 times smaller than the film; the default, the last, 32 times).
     """
+    import numpy as np
+
     keras = _keras()
     layers = keras.layers
+    if head not in ("dense", "edges"):
+        raise RadkitError(f"head={head!r} is not one box_regressor knows.", "Use head='dense' or head='edges'.")
     if base == "small_cnn":
         trunk = small_cnn(input_shape, filters=(16, 32, 64, 96))
-        model_input, feature_map = trunk.input, trunk.get_layer("bn4").output
+        model_input, feature_map = trunk.input, trunk.get_layer(feature_layer or "bn4").output
     else:
         trunk = transfer_model(input_shape, base=base, weights=weights, trainable=trainable)
-        model_input, feature_map = trunk.input, trunk.get_layer("pool").input
+        model_input = trunk.input
+        feature_map = trunk.get_layer(feature_layer).output if feature_layer else trunk.get_layer("pool").input
+    start = np.clip(np.asarray(start_box if start_box is not None else (0.3, 0.4, 0.7, 0.8), np.float32), 0.01, 0.99)
+    if head == "edges":
+        x = layers.Dropout(dropout, name="box_dropout")(feature_map)
+        x = layers.Conv2D(32, 3, padding="same", activation="relu", name="box_reduce")(x)
+        x = layers.Conv2D(4, 1, name="edge_scores", kernel_initializer="zeros")(x)
+        outputs = _edge_layer()(start_box=start.tolist(), name="box")(x)
+        return keras.Model(model_input, outputs, name=f"box_regressor_edges_{trunk.name}")
     x = layers.Conv2D(16, 1, activation="relu", name="box_reduce")(feature_map)
     x = layers.Flatten(name="box_flatten")(x)
     x = layers.Dropout(dropout, name="box_dropout")(x)
     x = layers.Dense(64, activation="relu", name="box_dense")(x)
-    import numpy as np
-
-    start = np.clip(np.asarray(start_box if start_box is not None else (0.3, 0.4, 0.7, 0.8), np.float32), 0.01, 0.99)
     outputs = layers.Dense(4, activation="sigmoid", name="box", kernel_initializer="zeros",
                            bias_initializer=keras.initializers.Constant(np.log(start / (1 - start))))(x)
     return keras.Model(model_input, outputs, name=f"box_regressor_{trunk.name}")
@@ -475,28 +542,54 @@ def predict_boxes(model, images) -> "np.ndarray":
 CENTRE_STRIDE = 4  # the centre detector's map is 4 times smaller than the picture
 
 
-def centre_detector(input_shape=(120, 160, 1), n_classes: int = 3, width: int = 48):
+def centre_detector(input_shape=(120, 160, 1), n_classes: int = 3, width: int = 48, base: str = "small",
+                    weights: str | None = "imagenet"):
     """A small detector for many objects per picture: a map of object centres per class, plus box sizes (notebook 07).
 
     Like a heat map: each cell of the output (one per 4 x 4 pixels) says how
     likely an object's centre of each class is there (channels 0..n_classes-1),
     and how wide and tall that object is as fractions of the picture (last two
     channels). A peak in the map is a found cell; its height is the confidence.
-    Dilated convolutions let each output cell see about 70 pixels around it,
-    enough for a white blood cell, with few weights (trains on a laptop CPU).
     This is the idea of CenterNet (Zhou et al., 2019), made small.
+
+    ``base="small"``: dilated convolutions let each output cell see about 70
+    pixels around it with few weights. ``base="mobilenetv2"``: the pretrained
+    MobileNetV2 of notebook 04 sees the picture; its maps 16, 8 and 4 times
+    smaller than the picture are enlarged and added (what sees far meets what
+    sees fine), so one map serves large white cells and small platelets alike.
+    Its height and width must be multiples of 16 (for example 240 x 320).
     """
-    keras = _keras()
-    layers = keras.layers
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = inputs
-    for i, (filters, dilation) in enumerate(((16, 1), (32, 1), (width, 1), (width, 2), (width, 4), (width, 1)), 1):
-        x = layers.Conv2D(filters, 3, padding="same", dilation_rate=dilation, activation="relu", name=f"conv{i}")(x)
-        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
-        if i <= 2:
-            x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
     import math
 
+    keras = _keras()
+    layers = keras.layers
+    if base == "small":
+        inputs = keras.Input(shape=tuple(input_shape), name="image")
+        x = inputs
+        for i, (filters, dilation) in enumerate(((16, 1), (32, 1), (width, 1), (width, 2), (width, 4), (width, 1)), 1):
+            x = layers.Conv2D(filters, 3, padding="same", dilation_rate=dilation, activation="relu", name=f"conv{i}")(x)
+            x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
+            if i <= 2:
+                x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+        name = "centre_detector"
+    elif base == "mobilenetv2":
+        if input_shape[0] % 16 or input_shape[1] % 16:
+            raise RadkitError(f"The MobileNetV2 centre detector needs a height and width that are multiples of 16; "
+                              f"got {input_shape[0]} x {input_shape[1]}.",
+                              "Load the smears with such a size, for example load_blood_cells(size=(240, 320)).")
+        trunk = transfer_model(tuple(input_shape), base="mobilenetv2", weights=weights, trainable=True)
+        inputs = trunk.input
+        x = None
+        for level in ("block_13_expand_relu", "block_6_expand_relu", "block_3_expand_relu"):  # 1/16, 1/8, 1/4
+            side = layers.Conv2D(width, 1, activation="relu", name=f"side_{level.split('_')[1]}")(
+                trunk.get_layer(level).output)
+            x = side if x is None else layers.Add(name=f"add_{level.split('_')[1]}")(
+                [layers.UpSampling2D(2, name=f"up_{level.split('_')[1]}")(x), side])
+        x = layers.Conv2D(width, 3, padding="same", activation="relu", name="mix")(x)
+        x = layers.BatchNormalization(momentum=0.9, name="mix_bn")(x)
+        name = f"centre_detector_{trunk.name}"
+    else:
+        raise RadkitError(f"base={base!r} is not one centre_detector knows.", "Use base='small' or base='mobilenetv2'.")
     prior = -math.log((1 - 0.01) / 0.01)  # start by saying "1 % chance of a centre" everywhere: steadier training
     centres = layers.Conv2D(n_classes, 1, activation="sigmoid", name="centre_map",
                             bias_initializer=keras.initializers.Constant(prior))(x)
@@ -504,7 +597,7 @@ def centre_detector(input_shape=(120, 160, 1), n_classes: int = 3, width: int = 
     sizes = layers.Conv2D(2, 1, activation="sigmoid", name="size_map",
                           bias_initializer=keras.initializers.Constant(-2.2))(x)
     outputs = layers.Concatenate(name="centres")([centres, sizes])
-    return keras.Model(inputs, outputs, name="centre_detector")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def centre_targets(boxes, labels, image_shape, n_classes: int):

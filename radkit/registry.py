@@ -18,6 +18,8 @@ MEDMNIST_CITATION = (
 
 MSD_CITATION = ("Antonelli M, Reinke A, Bakas S, et al. The Medical Segmentation Decathlon. Nature Communications. "
                 "2022;13:4128. doi:10.1038/s41467-022-30695-9")
+# BCCD's GitHub commit whose archive `radkit fetch bccd` downloads (its files match the course's copy; notebook 07).
+BCCD_COMMIT = "135df0221baca7b51c18190791522ddeba8fddbf"
 NIH_CITATION = ("Wang X, Peng Y, Lu L, et al. ChestX-ray8: Hospital-scale chest X-ray database and benchmarks on "
                 "weakly-supervised classification and localization of common thorax diseases. CVPR 2017.")
 
@@ -30,6 +32,8 @@ class DataFile:
     url: str
     md5: str
     sha256: str = ""  # pretrained weights are checked by SHA-256 (notebook 04)
+    unpack: str = ""  # for an archive: the folder inside it that is the dataset (notebook 07's BCCD)
+    contents_sha256: str = ""  # download.folder_digest of that folder, when the archive's own checksum is unknown
 
 
 @dataclass(frozen=True)
@@ -209,17 +213,25 @@ DATASETS: dict[str, Dataset] = {
             task="object detection (red cells, white cells, platelets on blood smears), notebook 07",
             description="364 blood smear pictures (640 x 480, colour) with boxes for RBC, WBC and Platelets, in Pascal "
                         "VOC format, with train (205), val (87) and test (72) lists.",
-            source="https://github.com/Shenggan/BCCD_Dataset (archive: "
-                   "https://github.com/Shenggan/BCCD_Dataset/archive/refs/tags/v1.0.zip)",
+            source="https://github.com/Shenggan/BCCD_Dataset (the archive of commit "
+                   f"{BCCD_COMMIT[:7]}, as GitHub serves it)",
             licence="MIT",
             citation="Shenggan. BCCD Dataset: a small-scale dataset for blood cells detection. GitHub, 2017. "
                      "Original data from cosmicad and akshaylamba.",
             label_names=("RBC", "WBC", "Platelets"),
             splits={"train": 205, "val": 87, "test": 72},
-            notes="RadKit reads bccd/BCCD/{Annotations,JPEGImages,ImageSets} from RADKIT_LOCAL_DATA or the data "
-                  "folder. Two published boxes have zero size (BloodImage_00338, BloodImage_00343): they are skipped "
-                  "with a note. The archive's checksum has not yet been verified here (no internet), so "
-                  "`radkit fetch bccd` is not offered yet; without BCCD notebook 07 uses practice smears.",
+            files={"all": DataFile(f"BCCD_Dataset-{BCCD_COMMIT}.tar.gz",
+                                   f"https://github.com/Shenggan/BCCD_Dataset/archive/{BCCD_COMMIT}.tar.gz",
+                                   md5="", unpack=f"BCCD_Dataset-{BCCD_COMMIT}/BCCD",
+                                   contents_sha256="0bb479c7ed1c5f1e410e8e3c1b9a1565ee37feeb8e6375f6c93534deebf720c1")},
+            notes="`radkit fetch bccd` downloads the archive of one pinned commit (about 8 MB), unpacks it safely and "
+                  "keeps bccd/BCCD/{Annotations,JPEGImages,ImageSets}; RadKit reads that folder from RADKIT_LOCAL_DATA "
+                  "or the data folder. The archive's own checksum is UNVERIFIED: GitHub publishes none and this "
+                  "archive could not be downloaded where RadKit was built (no internet). Instead the unpacked files "
+                  "are checked one by one (radkit.download.folder_digest, hidden files left out) against the "
+                  "course's copy, whose annotation and split files match the repository at that commit; files that "
+                  "differ are used but called UNVERIFIED. Two published boxes have zero size (BloodImage_00338, "
+                  "BloodImage_00343): they are skipped with a note. Without BCCD notebook 07 uses practice smears.",
         ),
         Dataset(
             key="pydicom_data", title="pydicom-data example DICOM files",
@@ -279,7 +291,8 @@ def card_markdown(dataset: Dataset) -> str:
         lines.append(f"- **Notes:** {dataset.notes}")
     if dataset.files:
         lines += ["", "| variant | file | MD5 | download from |", "|---|---|---|---|"]
-        lines += [f"| {v} | `{f.name}` | `{f.md5}` | {f.url} |" for v, f in dataset.files.items()]
+        lines += [f"| {v} | `{f.name}` | {f'`{f.md5}`' if f.md5 else 'none published (files checked instead)'} | {f.url} |"
+                  for v, f in dataset.files.items()]
         lines += [f"\nSHA-256 of `{f.name}`: `{f.sha256}`" for f in dataset.files.values() if f.sha256]
         lines += ["", f"Fetch in advance (for a workshop): `radkit fetch {dataset.key}`."]
     return "\n".join(lines) + "\n"

@@ -210,3 +210,156 @@ def test_count_thresholds_follow_the_truth():
     found = [(np.zeros((3, 4)), np.array([0, 0, 0]), np.array([0.9, 0.8, 0.2]))]
     assert boxes.choose_count_thresholds(found, [[2]])[0] == pytest.approx(0.25)
     assert boxes.choose_count_thresholds(found, [[3]])[0] == pytest.approx(0.05)
+
+
+# ---------------------------------------------------------------- `radkit fetch bccd`: archive, unpack, check
+
+@pytest.fixture
+def served(tmp_path):
+    """A tiny web server on 127.0.0.1 serving files from a temporary folder."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _bccd_like_archive(path, extra=None):
+    """A .tar.gz shaped like GitHub's archive of BCCD: one top folder with BCCD/ inside, plus a stray file."""
+    import io
+    import tarfile
+
+    files = {"repo-abc/README.md": b"readme", "repo-abc/BCCD/Annotations/a.xml": b"<annotation/>",
+             "repo-abc/BCCD/ImageSets/Main/test.txt": b"a\n", "repo-abc/BCCD/.DS_Store": b"litter"}
+    files.update(extra or {})
+    with tarfile.open(path, "w:gz") as tar:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+
+
+def _card(monkeypatch, url, contents_sha256):
+    from radkit import registry
+
+    card = registry.get("bccd")
+    file = registry.DataFile("repo-abc.tar.gz", url, md5="", unpack="repo-abc/BCCD", contents_sha256=contents_sha256)
+    monkeypatch.setitem(registry.DATASETS, "bccd", registry.Dataset(**{**card.__dict__, "files": {"all": file}}))
+
+
+# Catches a fetch that keeps the whole archive folder (the loader would not find BCCD/), leaves the unpacking
+# folder behind, or calls a folder whose files match the card unverified.
+def test_fetch_folder_downloads_unpacks_and_checks_the_files(data_dir, served, tmp_path, monkeypatch, capsys):
+    from radkit import download
+
+    root, url = served
+    _bccd_like_archive(root / "repo-abc.tar.gz")
+    expected = tmp_path / "expected"
+    (expected / "Annotations").mkdir(parents=True)
+    (expected / "Annotations" / "a.xml").write_bytes(b"<annotation/>")
+    (expected / "ImageSets" / "Main").mkdir(parents=True)
+    (expected / "ImageSets" / "Main" / "test.txt").write_bytes(b"a\n")
+    _card(monkeypatch, f"{url}/repo-abc.tar.gz", download.folder_digest(expected))
+    folder = download.fetch_folder("bccd")
+    assert folder == data_dir / "bccd" / "BCCD"
+    assert (folder / "Annotations" / "a.xml").read_bytes() == b"<annotation/>"
+    assert download.stored_copy("bccd", "BCCD/ImageSets/Main/test.txt") is not None  # where load_blood_cells looks
+    assert sorted(p.name for p in (data_dir / "bccd").iterdir()) == ["BCCD", "repo-abc.tar.gz"]
+    assert "unverified" not in capsys.readouterr().out
+    # A second call finds the folder and downloads nothing (the server is no longer asked).
+    (root / "repo-abc.tar.gz").unlink()
+    assert download.fetch_folder("bccd") == folder
+
+
+# Catches a digest that ignores a changed file (the check could never fail) and a fetch that stays silent about it.
+def test_fetch_folder_calls_changed_files_unverified(data_dir, served, monkeypatch, capsys):
+    from radkit import download
+
+    root, url = served
+    _bccd_like_archive(root / "repo-abc.tar.gz")
+    _card(monkeypatch, f"{url}/repo-abc.tar.gz", "0" * 64)
+    download.fetch_folder("bccd")
+    assert "unverified copy of BCCD" in capsys.readouterr().out
+
+
+# Catches an unpacker that writes outside the data folder: a ../ entry in the archive is refused, nothing is kept
+# but the downloaded archive itself, and the error is a plain RadkitError.
+def test_fetch_folder_refuses_an_archive_that_climbs_out(data_dir, served, monkeypatch):
+    from radkit import download
+
+    root, url = served
+    _bccd_like_archive(root / "repo-abc.tar.gz", extra={"repo-abc/../../evil.txt": b"x"})
+    _card(monkeypatch, f"{url}/repo-abc.tar.gz", "")
+    with pytest.raises(RadkitError, match="outside the folder"):
+        download.fetch_folder("bccd")
+    assert sorted(p.name for p in (data_dir / "bccd").iterdir()) == ["repo-abc.tar.gz"]
+    assert not (data_dir.parent / "evil.txt").exists()
+
+
+# Catches a card that lost its pinned commit or its contents fingerprint (the real BCCD card, not a test one).
+def test_bccd_card_pins_a_commit_archive_and_the_course_copy():
+    from radkit import registry
+
+    file = registry.get("bccd").file("all")
+    assert registry.BCCD_COMMIT in file.url and file.url.endswith(".tar.gz") and len(registry.BCCD_COMMIT) == 40
+    assert file.unpack.endswith("/BCCD") and len(file.contents_sha256) == 64
+
+
+# ---------------------------------------------------------------- thoracic width from the film (no lung outline)
+
+# Catches an estimate that returns the whole film (edges never found) or the lungs' inner edges (the heart's
+# borders): on phantom films whose lung masks are known, the estimated chest width is within 15 % of theirs.
+def test_estimated_thorax_matches_the_lung_masks_on_phantoms():
+    from radkit import phantoms
+
+    films = phantoms.chest_xrays(12, size=128, seed=5)
+    truth = np.stack([boxes.box_of_mask(m) for m in films["lung_masks"]])
+    found = boxes.estimate_thorax_boxes(films["images"])
+    error = (found[:, 2] - found[:, 0]) / (truth[:, 2] - truth[:, 0]) - 1
+    assert np.abs(error).mean() < 0.15, error
+    assert (found[:, 0] < truth[:, 0] + 0.1 * 128).all() and (found[:, 2] > truth[:, 2] - 0.1 * 128).all()
+
+
+# Catches heart boxes that are silently ignored or mismatched with the films.
+def test_estimated_thorax_uses_the_heart_rows_and_refuses_a_mismatch():
+    from radkit import phantoms
+
+    films = phantoms.chest_xrays(3, size=128, seed=1)
+    found = boxes.estimate_thorax_boxes(films["images"], films["heart_boxes"])
+    np.testing.assert_allclose(found[:, 1], np.floor(films["heart_boxes"][:, 1]))
+    with pytest.raises(RadkitError, match="3 films but 2 heart boxes"):
+        boxes.estimate_thorax_boxes(films["images"], films["heart_boxes"][:2])
+
+
+# Catches a card whose fingerprint does not match the course's real BCCD copy (every learner's fetch would then be
+# called UNVERIFIED), and a `radkit fetch bccd` that tries to download when a local copy is there.
+def test_radkit_fetch_bccd_finds_and_verifies_the_shared_copy(shared_data, data_dir, monkeypatch, capsys):
+    if not (shared_data / "bccd" / "BCCD").is_dir():
+        pytest.skip("BCCD is not in the shared data")
+    from radkit import cli
+
+    monkeypatch.setenv("RADKIT_LOCAL_DATA", str(shared_data))
+    monkeypatch.setenv("RADKIT_OFFLINE", "1")
+    assert cli.main(["fetch", "bccd"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK ") and "BCCD" in out, out
+
+
+# Catches a loader that insists on the listed file type: NIH lists its films as PNG, the course's copy is JPEG,
+# and a download of single NIH films may bring PNGs for a list that names JPEGs.
+def test_pictures_are_found_under_the_other_format(tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((20, 30), np.uint8)).save(tmp_path / "film.png")
+    (tmp_path / "boxes.csv").write_text("Image Index,Finding Label,Bbox [x,y,w,h]\nfilm.jpg,heart,2,3,10,8\n")
+    table = boxes.load_boxes(tmp_path / "boxes.csv", images=tmp_path)
+    assert table.sizes.tolist() == [[20, 30]]
+    pictures, found = boxes.read_pictures(table, tmp_path)
+    assert pictures.shape == (1, 20, 30) and found[0].tolist() == [[2, 3, 12, 11]]

@@ -83,3 +83,43 @@ def test_centre_detector_learns_cells():
     found = models.detect(model, data.test[0])
     result = boxes.evaluate_detections(list(zip(data.test[1], data.labels["test"])), found, boxes.BLOOD_CLASSES)
     assert result["AP"]["RBC"] > 0.3
+
+
+# Catches an "edges" head whose untrained answer is not the start box (a bias bump in the wrong place, or x and y
+# swapped), and one that cannot be saved and loaded (a custom layer Keras does not know by name).
+def test_edges_head_starts_from_the_start_box_and_survives_saving(tmp_path):
+    start = (0.2, 0.35, 0.7, 0.85)
+    model = models.box_regressor((64, 64, 1), start_box=start, head="edges")
+    pictures = np.random.default_rng(0).integers(0, 255, (2, 64, 64), dtype=np.uint8)
+    found = models.predict_boxes(model, pictures)
+    np.testing.assert_allclose(found, [np.array(start) * 64] * 2, atol=2.0)
+    path = models.save_model(model, tmp_path / "edges.keras")
+    np.testing.assert_allclose(models.predict_boxes(models.load_model(path), pictures), found, atol=1e-4)
+
+
+# Catches an "edges" head that ignores where things are: trained on a bright block placed anywhere, it must
+# follow the block (a head that learned only the average box would not), on blocks it has never seen.
+def test_edges_head_follows_a_moving_object():
+    rng = np.random.default_rng(1)
+    pictures, truth = np.zeros((160, 48, 48), np.uint8), []
+    for picture in pictures:
+        x, y = rng.integers(2, 26, 2)
+        picture[y:y + 20, x:x + 20] = 220
+        truth.append([x, y, x + 20, y + 20])
+    truth = np.array(truth, np.float32)
+    set_seed(0)
+    model = models.box_regressor((48, 48, 1), start_box=truth[:120].mean(axis=0) / 48, head="edges")
+    train.fit(model, (pictures[:120], truth[:120]), epochs=15, batch_size=16, learning_rate=3e-3, augment=False,
+              verbose=False)
+    ious = boxes.iou(models.predict_boxes(model, pictures[120:]), truth[120:])
+    average = boxes.iou(np.tile(truth[:120].mean(axis=0), (40, 1)), truth[120:])
+    assert ious.mean() > 0.6 and ious.mean() > average.mean() + 0.2, (ious.mean(), average.mean())
+
+
+# Catches a MobileNetV2 centre detector whose map is not 4 times smaller than the picture (the targets assume it)
+# and a picture size it cannot divide, accepted silently.
+def test_mobilenet_centre_detector_map_matches_the_targets():
+    model = models.centre_detector((64, 96, 1), n_classes=3, base="mobilenetv2", weights=None)
+    assert model.output_shape == (None, 16, 24, 5)
+    with pytest.raises(RadkitError, match="multiples of 16"):
+        models.centre_detector((120, 160, 1), base="mobilenetv2", weights=None)

@@ -55,6 +55,22 @@ def _split_by_group(groups, fractions=(0.6, 0.2), seed: int = 0):
     return [np.flatnonzero(np.isin(groups, part)) for part in parts]
 
 
+def _heart_images(listed):
+    """The folder of the heart films: beside the box list, or a cxr_heart_boxes/images/ folder in RADKIT_LOCAL_DATA
+    or the data folder (where a download of the NIH films one by one puts them)."""
+    if listed is None:
+        return None
+    places = [listed.parent / "images"]
+    for getter in (config.local_data_dir, config.data_dir):
+        try:
+            place = getter()
+        except RadkitError:
+            continue
+        if place is not None:
+            places.append(place / "cxr_heart_boxes" / "images")
+    return next((p for p in places if p.is_dir() and any(p.iterdir())), None)
+
+
 def load_heart_boxes(size: int = 128, source: str = "auto", seed: int = 0) -> BoxDataset:
     """Chest films with a box around the heart: the NIH radiologists' boxes when available, phantoms otherwise (notebook 07).
 
@@ -71,7 +87,8 @@ def load_heart_boxes(size: int = 128, source: str = "auto", seed: int = 0) -> Bo
     folder, reason = None, "you asked for phantoms"
     if source != "phantom":
         listed = download.stored_copy("cxr_heart_boxes", "BBox_List_Cardiomegaly.csv")
-        if listed is not None and (listed.parent / "images").is_dir():
+        images_folder = _heart_images(listed)
+        if images_folder is not None:
             folder = listed.parent
         elif source == "real":
             raise RadkitError("The NIH heart boxes (cxr_heart_boxes/BBox_List_Cardiomegaly.csv with images/) are "
@@ -89,8 +106,8 @@ def load_heart_boxes(size: int = 128, source: str = "auto", seed: int = 0) -> Bo
         name, where, real, images, boxes = ("RadKit chest phantoms", "generated on this computer by radkit.phantoms",
                                             False, films["images"], films["heart_boxes"])
     else:
-        table = load_boxes(folder / "BBox_List_Cardiomegaly.csv", images=folder / "images")
-        images, listed_boxes = read_pictures(table, folder / "images", size=size)
+        table = load_boxes(folder / "BBox_List_Cardiomegaly.csv", images=images_folder)
+        images, listed_boxes = read_pictures(table, images_folder, size=size)
         boxes = np.concatenate(listed_boxes)
         facts = {}
         with open(folder / "Data_Entry_subset.csv", newline="") as handle:
@@ -170,9 +187,9 @@ def load_blood_cells(size=(120, 160), source: str = "auto", seed: int = 0) -> Bo
         if readme is not None:
             root = readme.parents[2]
         elif source == "real":
-            raise RadkitError("BCCD is not on this computer.", "See radkit.registry.get('bccd').")
+            raise RadkitError("BCCD is not on this computer.", "Run `radkit fetch bccd` once while online (about 8 MB).")
         else:
-            reason = "BCCD is not on this computer (see radkit.registry.get('bccd'))"
+            reason = "BCCD is not on this computer (`radkit fetch bccd` downloads it once)"
     if root is None:
         print(f"Using PRACTICE blood smears (phantoms), because: {reason}")
         counts = config.pick((200, 60, 60), (80, 30, 30))

@@ -225,13 +225,24 @@ def _image_size(path: Path) -> tuple[int, int]:
         return picture.height, picture.width
 
 
+def picture_path(folder, name) -> Path:
+    """Where picture ``name`` is in ``folder``: the name itself, or the same film saved as PNG or JPEG.
+
+    NIH lists its films as PNG; copies re-encoded as JPEG keep the name otherwise (notebook 07).
+    """
+    path = Path(folder) / name
+    if path.is_file():
+        return path
+    return next((p for p in (path.with_suffix(s) for s in (".png", ".jpg", ".jpeg")) if p.is_file()), path)
+
+
 def _sizes_from(collector: _Collector, images, image_size, source: str) -> None:
     """Fill in each picture's size from ``image_size`` or from the picture files in ``images``."""
     for name, entry in collector.pictures.items():
         if entry["size"] is not None:
             continue
         if images is not None:
-            path = Path(images) / name
+            path = picture_path(images, name)
             if not path.is_file():
                 raise RadkitError(f"{source} has boxes for {name}, but there is no such picture in the folder "
                                   f"{Path(images).name}/.",
@@ -407,7 +418,7 @@ def load_boxes(path, images=None, class_names=None, image_size=None, on_error: s
                           "Export the boxes in one of these formats.")
     table = collector.table(path.name)
     if images is not None:
-        absent = [name for name in table.files if not (Path(images) / name).is_file()]
+        absent = [name for name in table.files if not picture_path(images, name).is_file()]
         if absent:
             raise RadkitError(f"{path.name} has boxes for {len(absent)} picture(s) that are not in "
                               f"{Path(images).name}/, e.g. {absent[0]}.",

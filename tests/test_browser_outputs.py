@@ -188,6 +188,46 @@ def test_detection_draws_the_box_python_predicts(tmp_path):
     assert found["errors"] == []
 
 
+# Notebook 07's regressor ends in BoxEdges (head="edges"), a RadKit layer the page implements itself.
+# Bugs caught: a page layer that drops the learned bias, averages scores over the wrong axis (rows for x),
+# takes the softmax over the wrong axis, or places positions at i / n instead of (i + 0.5) / n; corners in the
+# wrong order; an exporter that refuses the layer or does not call the model a detector; and no box drawn.
+@pytest.mark.parametrize("trunk", ["small_cnn", "mobilenetv2"])
+def test_edges_box_regressor_gives_the_box_keras_gives(tmp_path, trunk):
+    keras.utils.set_random_seed(5)
+    size = 64 if trunk == "small_cnn" else 96
+    model = models.box_regressor((size, size, 1), base=trunk, weights=None, head="edges")
+    rng = np.random.default_rng(1)
+    scores, edges = model.get_layer("edge_scores"), model.get_layer("box")
+    scores.kernel.assign(rng.normal(0, 0.5, scores.kernel.shape).astype(np.float32))  # built as zeros: the box
+    for bias in (edges.x_bias, edges.y_bias):                                          # would not depend on the film
+        bias.assign(bias.numpy() + rng.normal(0, 1.0, bias.shape).astype(np.float32))
+    model = base._with_learned_statistics(model)
+    exported = deploy.export_tfjs(model, tmp_path / "model")
+    meta = json.loads((exported / "radkit.json").read_text())
+    assert meta["task"] == "detection" and meta["labels"] == ["heart"]
+    layers = json.loads((exported / "model.json").read_text())["modelTopology"]["config"]["layers"]
+    assert layers[-1]["class_name"] == "BoxEdges"
+    site = deploy.build_webapp(exported, tmp_path / "site")
+    films = [phantom_dicom(tmp_path / f"chest{i}.dcm", phantoms.chest_xray(size=256, seed=i)["image"][:, 20:],
+                           spacing=(0.4, 0.4)) for i in range(2)]
+    found = _serve_and_open(site, films, screenshot=tmp_path / "box.png")
+    boxes = []
+    for path, result in zip(films, found["files"]):
+        assert result["ok"], result
+        x = deploy.preprocess(path, exported)
+        fractions = model.predict(x, verbose=0)[0]
+        expected = np.concatenate([np.minimum(fractions[:2], fractions[2:]), np.maximum(fractions[:2], fractions[2:])])
+        got = np.asarray(result["box"]["fractions"])
+        assert np.abs(got - expected).max() <= 1e-4, f"page {got}, Keras {expected}"
+        assert np.abs(np.asarray(result["box"]["model_pixels"]) - models.predict_boxes(model, x)[0]).max() <= 1e-2
+        boxes.append(expected)
+    assert np.abs(boxes[0] - boxes[1]).max() > 0.01  # the box depends on the film, so the check can fail
+    drawn = np.asarray(Image.open(tmp_path / "box.png").convert("RGB")).astype(int)
+    assert ((drawn[..., 0] > 200) & (drawn[..., 1] < 80) & (drawn[..., 2] < 80)).sum() > 50  # the red box is drawn
+    assert found["errors"] == [] and found["csp"] == []
+
+
 # ---------------------------------------------------------------- the model card
 
 

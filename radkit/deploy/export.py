@@ -38,6 +38,12 @@ SUPPORTED = {
 }
 
 
+# RadKit's own layers that the web page implements itself (radkit/webapp/app.js registers the same class
+# with TensorFlow.js): class name -> the Keras module that defines it. Their config is written as Keras
+# gives it (with the dtype policy simplified), their weights in Keras's order.
+RADKIT_LAYERS = {"BoxEdges": "radkit.models"}  # notebook 07's box_regressor(head="edges"): weights x_bias, y_bias
+
+
 # Activation functions computed the same way in Keras 3 and TensorFlow.js.
 ACTIVATIONS = {"linear": "linear", "relu": "relu", "relu6": "relu6", "sigmoid": "sigmoid",
                "softmax": "softmax", "tanh": "tanh", "elu": "elu", "selu": "selu",
@@ -159,7 +165,9 @@ def _topology(model) -> tuple[dict, list]:
         module = entry.get("module") or ""
         nodes = entry.get("inbound_nodes", [])
         refs_per_node = [_tensor_refs(node.get("args", [])) for node in nodes]
-        if module and not module.startswith("keras.layers") and cls not in ("Sequential", "Functional", "Model"):
+        custom = RADKIT_LAYERS.get(cls) == module
+        if module and not custom and not module.startswith("keras.layers") \
+                and cls not in ("Sequential", "Functional", "Model"):
             raise _refuse(name, f"{module}.{cls}", "it is a Keras operation, not a layer")
         if _is_inactive(entry):
             if len(refs_per_node) != 1 or len(refs_per_node[0]) != 1:
@@ -169,7 +177,7 @@ def _topology(model) -> tuple[dict, list]:
         if cls in ("Sequential", "Functional", "Model"):
             raise _refuse(name, cls, "it is a model inside the model; build transfer models flat, "
                                      "with the base built on the model's own input")
-        if cls not in SUPPORTED:
+        if cls not in SUPPORTED and not custom:
             raise _refuse(name, cls, "TensorFlow.js has no such layer")
         layer = model.get_layer(name)
         inbound = [[resolve(ref) + [{}] for ref in refs] for refs in refs_per_node]
@@ -226,10 +234,12 @@ def _weights(weighted, float16: bool) -> tuple[list, bytes]:
 
 
 def _is_box_regressor(model) -> bool:
-    """True for notebook 07's box regressor (radkit.models.box_regressor): four sigmoid outputs named 'box'."""
+    """True for notebook 07's box regressor (radkit.models.box_regressor): four outputs named 'box', from a
+    sigmoid dense layer (head="dense") or from BoxEdges (head="edges"); both give fractions of the input."""
     last = model.outputs[0]._keras_history[0]
     activation = getattr(getattr(last, "activation", None), "__name__", "")
-    return last.name == "box" and tuple(model.outputs[0].shape)[1:] == (4,) and activation == "sigmoid"
+    edges = last.__class__.__name__ == "BoxEdges" and last.__class__.__module__ == RADKIT_LAYERS["BoxEdges"]
+    return last.name == "box" and tuple(model.outputs[0].shape)[1:] == (4,) and (activation == "sigmoid" or edges)
 
 
 def _cam_layers(topology: dict) -> dict | None:

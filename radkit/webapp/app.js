@@ -539,6 +539,55 @@
     $('camera').hidden = true;
   }
 
+  // ---------------------------------------------------------------- custom layers
+
+  // Notebook 07's "edges" box regressor (radkit.models.box_regressor(head="edges")) ends in BoxEdges, a
+  // RadKit layer TensorFlow.js does not have; this is the same computation as its Keras call():
+  // scores (N, rows, cols, 4) for x_min, y_min, x_max, y_max; x-edges average the scores over rows (one score
+  // per column), y-edges over columns; plus a learned bias per position; a softmax over positions; the edge
+  // is the weighted average position (0..1), (i + 0.5) / n for position i of n.
+  class BoxEdges extends tf.layers.Layer {
+    static className = 'BoxEdges';
+
+    constructor(config) {
+      super(config);
+      this.startBox = config.start_box;
+      this.spread = config.spread;
+    }
+
+    build(inputShape) {
+      this.rows = inputShape[1];
+      this.cols = inputShape[2];
+      // The values come from the model's weight file; the initialiser only gives the shape.
+      this.xBias = this.addWeight('x_bias', [this.cols, 2], 'float32', tf.initializers.zeros());
+      this.yBias = this.addWeight('y_bias', [this.rows, 2], 'float32', tf.initializers.zeros());
+      this.built = true;
+    }
+
+    computeOutputShape(inputShape) { return [inputShape[0], 4]; }
+
+    call(inputs) {
+      return tf.tidy(() => {
+        const scores = Array.isArray(inputs) ? inputs[0] : inputs;
+        const edge = (channels, axis, bias, n) => {
+          const summed = tf.mean(tf.gather(scores, channels, 3), axis).add(bias.read());   // (N, n, 2)
+          const weights = tf.softmax(summed.transpose([0, 2, 1]));                         // over the n positions
+          const places = tf.range(0, n, 1, 'float32').add(0.5).div(n);
+          return weights.mul(places).sum(2);                                               // (N, 2)
+        };
+        const x = edge([0, 2], 1, this.xBias, this.cols);
+        const y = edge([1, 3], 2, this.yBias, this.rows);
+        return tf.stack([x.slice([0, 0], [-1, 1]), y.slice([0, 0], [-1, 1]),
+          x.slice([0, 1], [-1, 1]), y.slice([0, 1], [-1, 1])], 1).reshape([-1, 4]);
+      });
+    }
+
+    getConfig() {
+      return { ...super.getConfig(), start_box: this.startBox, spread: this.spread };
+    }
+  }
+  tf.serialization.registerClass(BoxEdges);
+
   // ---------------------------------------------------------------- start
 
   async function start() {

@@ -41,7 +41,7 @@ SUPPORTED = {
 # RadKit's own layers that the web page implements itself (radkit/webapp/app.js registers the same class
 # with TensorFlow.js): class name -> the Keras module that defines it. Their config is written as Keras
 # gives it (with the dtype policy simplified), their weights in Keras's order.
-RADKIT_LAYERS = {"BoxEdges": "radkit.models"}  # notebook 07's box_regressor(head="edges"): weights x_bias, y_bias
+RADKIT_LAYERS = {"BoxEdges": "radkit.models.detection"}  # notebook 07's box_regressor(head="edges"): weights x_bias, y_bias
 
 
 # Activation functions computed the same way in Keras 3 and TensorFlow.js.

@@ -139,14 +139,10 @@ def estimate_thorax_boxes(images, heart_boxes=None, band=(0.4, 0.65), share: flo
     """
     from scipy import ndimage
 
-    images = np.asarray(images)
-    if images.ndim == 2:
-        images = images[None]
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != 3:
-        raise RadkitError(f"Expected grey films shaped (films, height, width); got shape {images.shape}.",
-                          "Give the films as loaded by radkit.boxes.load_heart_boxes (for example heart.test[0]).")
+    from radkit.data import grey_stack
+
+    images = grey_stack(images, "films", "Give the films as loaded by radkit.boxes.load_heart_boxes "
+                                         "(for example heart.test[0]).")
     if heart_boxes is not None:
         heart_boxes = np.asarray(heart_boxes, dtype=np.float32).reshape(-1, 4)
         if len(heart_boxes) != len(images):

@@ -18,7 +18,7 @@ Every loader returns plain NumPy arrays: images are ``uint8`` of shape
 
 from radkit.data.images import (  # noqa: F401
     IMAGE_SUFFIXES, DICOM_SUFFIXES, IGNORED_NAMES, is_dicom, decode_image, read_image, resize_images,
-    to_model_input
+    grey_stack, to_model_input
 )
 from radkit.data.datasets import ImageDataset, load_medmnist, load_phantom_chest, load_pneumonia  # noqa: F401
 from radkit.data.folders import (  # noqa: F401

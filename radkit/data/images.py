@@ -173,21 +173,26 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR)) for img in images])
 
 
-def to_model_input(images: np.ndarray, size: int | None = None) -> np.ndarray:
-    """Turn grey pictures (uint8 0..255) into model input: float32 0..1, shape (N, H, W, 1).
-
-    ``size`` resizes first. A single picture (H, W) is treated as a stack of one.
-    """
+def grey_stack(images, what: str = "pictures",
+               fix: str = "If these are colour pictures (last number 3), convert them to grey first.") -> np.ndarray:
+    """Grey pictures as a stack (number, height, width): one picture (H, W) becomes a stack of one and a
+    trailing channel of 1 is dropped; anything else is a RadkitError naming ``what`` and the ``fix``."""
     images = np.asarray(images)
     if images.ndim == 2:
         images = images[None]
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     if images.ndim != 3:
-        raise RadkitError(
-            f"Expected grey pictures shaped (number, height, width); got shape {images.shape}.",
-            "If these are colour pictures (last number 3), convert them to grey first.",
-        )
+        raise RadkitError(f"Expected grey {what} shaped (number, height, width); got shape {images.shape}.", fix)
+    return images
+
+
+def to_model_input(images: np.ndarray, size: int | None = None) -> np.ndarray:
+    """Turn grey pictures (uint8 0..255) into model input: float32 0..1, shape (N, H, W, 1).
+
+    ``size`` resizes first. A single picture (H, W) is treated as a stack of one.
+    """
+    images = grey_stack(images)
     if size is not None:
         images = resize_images(images.astype(np.uint8) if images.dtype != np.uint8 else images, size)
     scale = 255.0 if images.dtype == np.uint8 or images.max() > 1.0 else 1.0

@@ -200,9 +200,9 @@ def check_data() -> list[Check]:
     try:
         from radkit import dicom
 
-        example = dicom.example_path("RG1_UNCR.dcm")
+        dicom.example_path("RG1_UNCR.dcm")  # raises when pydicom-data is missing
         checks.append(Check("Data: example DICOM", "OK", "pydicom-data is installed"))
-    except Exception as error:
+    except Exception:
         checks.append(Check("Data: example DICOM", "PROBLEM", "pydicom-data's example files were not found",
                             "Run the set-up command again (it installs pydicom-data)."))
     return checks

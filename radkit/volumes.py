@@ -220,7 +220,7 @@ class Volumes:
         print(f"{self.source}: {kind}")
         print(f"  {len(self)} scans, sizes {smallest} to {largest} voxels, "
               f"voxel size {self.spacings[0]} mm" + (f", orientation {self.orientation}" if self.orientation else ""))
-        print(f"  labels: " + ", ".join(f"{i} = {n}" for i, n in enumerate(self.label_names)))
+        print("  labels: " + ", ".join(f"{i} = {n}" for i, n in enumerate(self.label_names)))
         for note in self.notes:
             print(f"  note: {note}")
 

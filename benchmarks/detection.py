@@ -117,10 +117,11 @@ def cardiothoracic(size: int = 256, width_error: float = 0.0) -> dict:
             "CTR > 0.5 after correcting the thorax estimate's mean width error": round(float(np.mean(corrected > 0.5)), 3)}
 
 
-def cells(size, epochs: int, base: str, seed: int, figure=None) -> dict:
-    data = boxes.load_blood_cells(size=size, source="real")
+def cells(size, epochs: int, base: str, seed: int, colour: bool = True, figure=None) -> dict:
+    colour = colour and base == "small"  # the pretrained base reads grey films (transfer_model)
+    data = boxes.load_blood_cells(size=size, source="real", colour=colour)
     set_seed(seed)
-    model = models.centre_detector(tuple(size) + (1,), n_classes=3, base=base)
+    model = models.centre_detector(data.train[0].shape[1:] if colour else tuple(size) + (1,), n_classes=3, base=base)
     began = _clock()
     train.fit(model, (data.train[0], boxes.pad(data.train[1], data.labels["train"])),
               (data.val[0], boxes.pad(data.val[1], data.labels["val"])), epochs=epochs, batch_size=16,
@@ -137,7 +138,7 @@ def cells(size, epochs: int, base: str, seed: int, figure=None) -> dict:
     if figure is not None:
         figure["cells"] = (data.test[0][0], found[0], data.test[1][0], data.labels["test"][0], threshold)
     return {"smears (train/val/test)": f"{len(data.train[0])}/{len(data.val[0])}/{len(data.test[0])}",
-            "picture (height x width)": f"{size[0]} x {size[1]}", "base": base,
+            "picture (height x width)": f"{size[0]} x {size[1]}", "base": base, "colour": colour,
             **{f"AP {k}": round(v, 3) for k, v in result["AP"].items()}, "mAP@0.5": round(result["mAP"], 3),
             "count thresholds (RBC, WBC, platelets)": [round(float(t), 2) for t in threshold],
             "WBC exact": round(float(np.mean(counted[:, 1] == truth[:, 1])), 3),
@@ -153,9 +154,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224, help="heart films are resized to this many pixels")
     parser.add_argument("--heart-frozen-epochs", type=int, default=25)
     parser.add_argument("--heart-tune-epochs", type=int, default=20)
-    parser.add_argument("--cell-size", default="120x160", help="smears are resized to HEIGHTxWIDTH pixels")
+    parser.add_argument("--cell-size", default="240x320", help="smears are resized to HEIGHTxWIDTH pixels")
     parser.add_argument("--cell-base", choices=("small", "mobilenetv2"), default="small")
-    parser.add_argument("--cell-epochs", type=int, default=15)
+    parser.add_argument("--cell-epochs", type=int, default=25)
+    parser.add_argument("--cell-grey", action="store_true", help="smears in grey instead of colour (to compare)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--figure", default=None, help="save an overlay picture here (PNG), e.g. docs/detection_overlay.png")
     args = parser.parse_args()
@@ -169,7 +171,8 @@ def main() -> None:
         print("Cardiothoracic ratio, 146 real films:", cardiothoracic(width_error=check["mean width error"]), flush=True)
     if args.only in (None, "cells"):
         size = tuple(int(v) for v in args.cell_size.lower().split("x"))
-        print("BCCD test smears:", cells(size, args.cell_epochs, args.cell_base, args.seed, figure), flush=True)
+        print("BCCD test smears:", cells(size, args.cell_epochs, args.cell_base, args.seed, not args.cell_grey, figure),
+              flush=True)
     if figure:
         save_figure(figure, Path(args.figure))
 

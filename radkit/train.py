@@ -109,12 +109,17 @@ def augment(images, seed: int = 0, **settings) -> np.ndarray:
 
 # ---------------------------------------------------------------- checking the input
 
-def _as_input(images, what: str, channels: bool = False) -> np.ndarray:
+def _as_input(images, what: str, channels: bool = False, colour: bool = False) -> np.ndarray:
     """Pictures as float32 (N, H, W, 1) in 0..1, or a RadkitError saying what to do.
 
-    ``channels=True`` (outlines, notebook 08) also accepts (N, H, W, C) stacks of neighbouring slices in 0..1.
+    ``channels=True`` (outlines, notebook 08) also accepts (N, H, W, C) stacks of neighbouring slices in 0..1;
+    ``colour=True`` (blood cells, notebook 07) colour pictures (N, H, W, 3).
     """
     images = np.asarray(images)
+    if colour and images.ndim == 4 and images.shape[-1] == 3:
+        from radkit.data import to_model_input
+
+        return to_model_input(images, colour=True)
     if channels and images.ndim == 4 and images.dtype != np.uint8:
         images = images.astype(np.float32)
         if images.size and (images.min() < -0.01 or images.max() > 1.01):
@@ -284,7 +289,7 @@ def _detection_loss(model, kind: str):
     from radkit import models
 
     if kind == "centres":
-        return models.centre_loss(model.output_shape[-1] - 2), []
+        return models.centre_loss(models.centre_classes(model)), []
     ops = keras.ops
 
     def iou(y_true, y_pred):
@@ -333,7 +338,7 @@ def _box_dataset(x, boxes, model, batch_size: int, shuffle: bool = False, augmen
     else:
         from radkit import models
 
-        n_classes = model.output_shape[-1] - 2
+        n_classes = models.centre_classes(model)
         targets = tf.autograph.experimental.do_not_convert(
             lambda images, t: (images, models.centre_targets(t["boxes"], t["labels"], (height, width), n_classes)))
         ds = ds.map(targets)
@@ -461,7 +466,7 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
     import keras
 
     kind = _output_kind(model)
-    x = _as_input(train[0], "training", channels=kind == "mask")
+    x = _as_input(train[0], "training", channels=kind == "mask", colour=kind == "centres")
     _check_size(x, model, "training images")
     check = _check_boxes if kind in ("box", "centres") else _check_labels
     y = check(train[1], len(x), "training", label_names)
@@ -473,7 +478,7 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
                               "model that reads 1 slice, volumes.to_slices(data, context=1) for one that reads 3.")
     val_data = None
     if val is not None:
-        xv = _as_input(val[0], "validation", channels=kind == "mask")
+        xv = _as_input(val[0], "validation", channels=kind == "mask", colour=kind == "centres")
         _check_size(xv, model, "validation images")
         yv = check(val[1], len(xv), "validation", label_names)
         if kind == "mask":

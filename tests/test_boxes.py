@@ -182,6 +182,9 @@ def test_mixed_picture_sizes(tmp_path):
     pictures, scaled = boxes.read_pictures(table, tmp_path, size=50)
     assert pictures.shape == (2, 50, 50)
     np.testing.assert_allclose(scaled[0][0], [10 / 4, 20 / 2, 30 / 4, 40 / 2])  # 200 x 100 -> 50 x 50
+    coloured, scaled_again = boxes.read_pictures(table, tmp_path, size=(40, 50), colour=True)
+    assert coloured.shape == (2, 40, 50, 3)
+    np.testing.assert_allclose(scaled_again[0][0], [10 / 4, 20 * 40 / 100, 30 / 4, 40 * 40 / 100])
 
 
 # ---------------------------------------------------------------- the real files
@@ -210,6 +213,15 @@ def test_count_thresholds_follow_the_truth():
     found = [(np.zeros((3, 4)), np.array([0, 0, 0]), np.array([0.9, 0.8, 0.2]))]
     assert boxes.choose_count_thresholds(found, [[2]])[0] == pytest.approx(0.25)
     assert boxes.choose_count_thresholds(found, [[3]])[0] == pytest.approx(0.05)
+
+
+# Catches thresholds chosen by percentage error, which a smear with few labelled cells dominates (BCCD has such
+# smears): here that rule would count nothing at all (100 % off on both), while counting the 20 cells of the full
+# smear right and overcounting the sparse one by 8 miscounts fewer cells.
+def test_count_thresholds_are_not_ruled_by_a_sparsely_labelled_picture():
+    sparse = (np.zeros((10, 4)), np.zeros(10, int), np.full(10, 0.9))
+    full = (np.zeros((20, 4)), np.zeros(20, int), np.r_[np.full(10, 0.9), np.full(10, 0.3)])
+    assert boxes.choose_count_thresholds([sparse, full], [[2], [20]])[0] <= 0.3
 
 
 # ---------------------------------------------------------------- `radkit fetch bccd`: archive, unpack, check

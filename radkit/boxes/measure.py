@@ -14,7 +14,7 @@ from radkit.boxes.formats import BoxTable, convert, picture_path
 # ---------------------------------------------------------------- pictures with their boxes
 
 def resize_with_boxes(image: np.ndarray, boxes, size) -> tuple[np.ndarray, np.ndarray]:
-    """Resize one grey picture to ``size`` (an int, or (height, width)) and scale its boxes with it."""
+    """Resize one picture (grey or colour) to ``size`` (an int, or (height, width)) and scale its boxes with it."""
     from PIL import Image
 
     height, width = (size, size) if np.isscalar(size) else size
@@ -24,9 +24,10 @@ def resize_with_boxes(image: np.ndarray, boxes, size) -> tuple[np.ndarray, np.nd
     return picture, np.asarray(boxes, dtype=np.float32).reshape(-1, 4) * scale
 
 
-def read_pictures(table: BoxTable, folder, size=None) -> tuple[np.ndarray, list[np.ndarray]]:
+def read_pictures(table: BoxTable, folder, size=None, colour: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
     """Read the pictures of a ``BoxTable`` as grey uint8 (N, H, W), resized to ``size`` with their boxes scaled.
 
+    ``colour=True`` keeps them in colour, (N, H, W, 3) (a stained blood smear).
     Without ``size`` every picture must have the same size (a stack needs it).
     """
     from PIL import Image
@@ -45,10 +46,10 @@ def read_pictures(table: BoxTable, folder, size=None) -> tuple[np.ndarray, list[
             raise RadkitError(f"The picture {name} is not in {Path(folder).name}/.",
                               "Check that the boxes and the pictures belong together.")
         with Image.open(path) as picture:
-            grey = np.asarray(picture.convert("L"))  # colour smears become grey; X-rays already are
+            pixels = np.asarray(picture.convert("RGB" if colour else "L"))  # X-rays are grey already
         if size is not None:
-            grey, picture_boxes = resize_with_boxes(grey, picture_boxes, size)
-        pictures.append(grey)
+            pixels, picture_boxes = resize_with_boxes(pixels, picture_boxes, size)
+        pictures.append(pixels)
         boxes.append(np.asarray(picture_boxes, dtype=np.float32))
     return np.stack(pictures), boxes
 

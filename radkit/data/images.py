@@ -187,11 +187,24 @@ def grey_stack(images, what: str = "pictures",
     return images
 
 
-def to_model_input(images: np.ndarray, size: int | None = None) -> np.ndarray:
+def to_model_input(images: np.ndarray, size: int | None = None, colour: bool = False) -> np.ndarray:
     """Turn grey pictures (uint8 0..255) into model input: float32 0..1, shape (N, H, W, 1).
 
     ``size`` resizes first. A single picture (H, W) is treated as a stack of one.
+    ``colour=True`` keeps colour pictures (N, H, W, 3) in colour, for models that read
+    colour (the blood-cell detector of notebook 07: the stain tells the cells apart).
     """
+    if colour:
+        images = np.asarray(images)
+        if images.ndim == 3 and images.shape[-1] == 3:
+            images = images[None]
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise RadkitError(f"Expected colour pictures shaped (number, height, width, 3); got shape {images.shape}.",
+                              "Load them in colour, for example radkit.boxes.load_blood_cells(colour=True).")
+        if size is not None:
+            raise RadkitError("to_model_input(colour=True) does not resize.", "Resize the pictures when loading them.")
+        scale = 255.0 if images.dtype == np.uint8 or images.max() > 1.0 else 1.0
+        return images.astype(np.float32) / scale
     images = grey_stack(images)
     if size is not None:
         images = resize_images(images.astype(np.uint8) if images.dtype != np.uint8 else images, size)

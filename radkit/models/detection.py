@@ -129,6 +129,12 @@ def predict_boxes(model, images) -> "np.ndarray":
 
 
 CENTRE_STRIDE = 4  # the centre detector's map is 4 times smaller than the picture
+CENTRE_EXTRA = 4   # after the class maps: width, height, and where in its 4 x 4 cell the centre is (x, y)
+
+
+def centre_classes(model) -> int:
+    """How many classes a ``centre_detector`` finds (its maps minus size and offset)."""
+    return int(model.output_shape[-1]) - CENTRE_EXTRA
 
 
 def centre_detector(input_shape=(120, 160, 1), n_classes: int = 3, width: int = 48, base: str = "small",
@@ -137,8 +143,10 @@ def centre_detector(input_shape=(120, 160, 1), n_classes: int = 3, width: int = 
 
     Like a heat map: each cell of the output (one per 4 x 4 pixels) says how
     likely an object's centre of each class is there (channels 0..n_classes-1),
-    and how wide and tall that object is as fractions of the picture (last two
-    channels). A peak in the map is a found cell; its height is the confidence.
+    how wide and tall that object is as fractions of the picture, and where
+    inside its 4 x 4 cell the centre lies (the last four channels: a small
+    platelet is only a few cells wide, so a centre rounded to its cell would
+    miss it). A peak in the map is a found cell; its height is the confidence.
     This is the idea of CenterNet (Zhou et al., 2019), made small.
 
     ``base="small"``: dilated convolutions let each output cell see about 70
@@ -155,7 +163,8 @@ def centre_detector(input_shape=(120, 160, 1), n_classes: int = 3, width: int = 
     if base == "small":
         inputs = keras.Input(shape=tuple(input_shape), name="image")
         x = inputs
-        for i, (filters, dilation) in enumerate(((16, 1), (32, 1), (width, 1), (width, 2), (width, 4), (width, 1)), 1):
+        for i, (filters, dilation) in enumerate(((16, 1), (32, 1), (width, 1), (width, 2), (width, 4), (width, 8),
+                                                    (width, 1)), 1):
             x = layers.Conv2D(filters, 3, padding="same", dilation_rate=dilation, activation="relu", name=f"conv{i}")(x)
             x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
             if i <= 2:
@@ -185,7 +194,9 @@ def centre_detector(input_shape=(120, 160, 1), n_classes: int = 3, width: int = 
     # Sizes start at a tenth of the picture (a typical cell), not half of it: fewer steps to learn them.
     sizes = layers.Conv2D(2, 1, activation="sigmoid", name="size_map",
                           bias_initializer=keras.initializers.Constant(-2.2))(x)
-    outputs = layers.Concatenate(name="centres")([centres, sizes])
+    # Where the centre sits inside its cell (0..1 across, 0..1 down), like CenterNet's offset head.
+    offsets = layers.Conv2D(2, 1, activation="sigmoid", name="offset_map")(x)
+    outputs = layers.Concatenate(name="centres")([centres, sizes, offsets])
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -194,8 +205,9 @@ def centre_targets(boxes, labels, image_shape, n_classes: int):
 
     ``boxes`` (N, M, 4) corners in pixels and ``labels`` (N, M), -1 for padding.
     Each object puts a soft peak (a Gaussian as wide as a sixth of the object)
-    at its centre in its class's channel; the last two channels hold the
-    object's width and height (fractions of the picture) at the centre cell.
+    at its centre in its class's channel; at the centre cell the last four
+    channels hold the object's width and height (fractions of the picture) and
+    where in the cell its centre lies (fractions of the cell, x then y).
     """
     tf = config.import_tensorflow()
     height, width = image_shape
@@ -219,11 +231,14 @@ def centre_targets(boxes, labels, image_shape, n_classes: int):
     at_centre = tf.cast(d2 < 0.5, tf.float32) * valid[..., None, None]                   # (N, M, rows, cols)
     size_w = tf.reduce_max(at_centre * (box_w * CENTRE_STRIDE / width)[..., None, None], axis=1)
     size_h = tf.reduce_max(at_centre * (box_h * CENTRE_STRIDE / height)[..., None, None], axis=1)
-    return tf.concat([heat, size_w[..., None], size_h[..., None]], axis=-1)
+    offset_x = tf.reduce_max(at_centre * (centre_x - cell_x)[..., None, None], axis=1)
+    offset_y = tf.reduce_max(at_centre * (centre_y - cell_y)[..., None, None], axis=1)
+    extra = [size_w, size_h, tf.clip_by_value(offset_x, 0.0, 1.0), tf.clip_by_value(offset_y, 0.0, 1.0)]
+    return tf.concat([heat] + [e[..., None] for e in extra], axis=-1)
 
 
 def centre_loss(n_classes: int):
-    """The centre detector's loss: focal loss on the centre maps (CenterNet's) plus the size error at centres."""
+    """The centre detector's loss: focal loss on the centre maps (CenterNet's) plus the size and offset errors at centres."""
     keras = _keras()
     ops = keras.ops
 
@@ -234,35 +249,62 @@ def centre_loss(n_classes: int):
         positive = -ops.log(pred) * (1 - pred) ** 2 * is_centre
         negative = -ops.log(1 - pred) * pred**2 * (1 - heat) ** 4 * (1 - is_centre)
         at = ops.max(is_centre, axis=-1, keepdims=True)
-        size = ops.sum(ops.abs(y_true[..., n_classes:] - y_pred[..., n_classes:]) * at)
-        return (ops.sum(positive) + ops.sum(negative) + 10.0 * size) / n
+        # Sizes are judged relative to the object (log ratio): 2 pixels off matter for a platelet, not for a white cell.
+        true_size, found_size = [ops.log(ops.maximum(t[..., n_classes:n_classes + 2], 1e-3)) for t in (y_true, y_pred)]
+        size = ops.sum(ops.abs(true_size - found_size) * at)
+        offset = ops.sum(ops.abs(y_true[..., n_classes + 2:] - y_pred[..., n_classes + 2:]) * at)
+        return (ops.sum(positive) + ops.sum(negative) + size + offset) / n
 
     return loss
 
 
-def detect(model, images, threshold: float = 0.05, max_objects: int = 200, image_size=None) -> list:
+def detect(model, images, threshold: float = 0.05, max_objects: int = 200, image_size=None,
+           overlap: float = 0.5) -> list:
     """Find objects with a ``centre_detector``: one ``(boxes, labels, scores)`` per picture (notebook 07).
 
     A found object is a local peak of its class's map (higher than its 8
-    neighbours) above ``threshold``. Boxes are corners in pixels of the pictures
-    given, or of ``image_size`` (height, width) to map back to the original files.
+    neighbours) above ``threshold``. A large cell can raise two peaks; of two
+    boxes of one class that overlap more than ``overlap`` (IoU), only the more
+    confident is kept. Boxes are corners in pixels of the pictures given, or of
+    ``image_size`` (height, width) to map back to the original files.
     """
     import numpy as np
 
     from radkit.data import to_model_input
 
     images = np.asarray(images)
-    x = to_model_input(images) if images.dtype == np.uint8 else images
-    return decode_centres(model.predict(x, verbose=0), image_size or x.shape[1:3], threshold, max_objects)
+    colour = images.ndim == 4 and images.shape[-1] == 3
+    x = to_model_input(images, colour=colour) if images.dtype == np.uint8 else images
+    return decode_centres(model.predict(x, verbose=0), image_size or x.shape[1:3], threshold, max_objects, overlap)
 
 
-def decode_centres(maps, image_size, threshold: float = 0.05, max_objects: int = 200) -> list:
-    """Turn a centre detector's maps (N, rows, cols, classes + 2) into ``(boxes, labels, scores)`` per picture."""
+def _keep_most_confident(boxes, labels, scores, overlap: float):
+    """Positions of the boxes kept when, within each class, a box overlapping a more confident one (IoU > overlap)
+    is dropped (non-maximum suppression). ``scores`` are sorted from high to low."""
+    import numpy as np
+
+    from radkit.boxes import iou_matrix
+
+    keep = np.ones(len(boxes), bool)
+    for label in np.unique(labels):
+        same = np.flatnonzero(labels == label)
+        overlaps = iou_matrix(boxes[same], boxes[same])
+        for i in range(len(same)):
+            if keep[same[i]]:
+                keep[same[i + 1:][overlaps[i, i + 1:] > overlap]] = False
+    return keep
+
+
+def decode_centres(maps, image_size, threshold: float = 0.05, max_objects: int = 200, overlap: float = 1.0) -> list:
+    """Turn a centre detector's maps (N, rows, cols, classes + 4) into ``(boxes, labels, scores)`` per picture.
+
+    ``overlap`` below 1 drops a box that overlaps a more confident box of its class by more than that (IoU).
+    """
     import numpy as np
     from scipy import ndimage
 
     height, width = image_size
-    n_classes = maps.shape[-1] - 2
+    n_classes = maps.shape[-1] - CENTRE_EXTRA
     found = []
     for output in maps:
         heat = output[..., :n_classes]
@@ -271,11 +313,12 @@ def decode_centres(maps, image_size, threshold: float = 0.05, max_objects: int =
         scores = heat[rows, cols, labels]
         order = np.argsort(-scores)[:max_objects]
         rows, cols, labels, scores = rows[order], cols[order], labels[order], scores[order]
-        cx = (cols + 0.5) / heat.shape[1] * width
-        cy = (rows + 0.5) / heat.shape[0] * height
+        cx = (cols + output[rows, cols, n_classes + 2]) / heat.shape[1] * width
+        cy = (rows + output[rows, cols, n_classes + 3]) / heat.shape[0] * height
         w, h = output[rows, cols, n_classes] * width, output[rows, cols, n_classes + 1] * height
-        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
+        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32).reshape(-1, 4)
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
-        found.append((boxes.reshape(-1, 4), labels.astype(int), scores.astype(np.float32)))
+        keep = _keep_most_confident(boxes, labels, scores, overlap) if overlap < 1 else slice(None)
+        found.append((boxes[keep], labels[keep].astype(int), scores[keep].astype(np.float32)))
     return found

@@ -149,8 +149,10 @@ def centre_detector(input_shape=(120, 160, 1), n_classes: int = 3, width: int = 
     miss it). A peak in the map is a found cell; its height is the confidence.
     This is the idea of CenterNet (Zhou et al., 2019), made small.
 
-    ``base="small"``: dilated convolutions let each output cell see about 70
-    pixels around it with few weights. ``base="mobilenetv2"``: the pretrained
+    ``base="small"``: dilated convolutions let each output cell see about 140
+    pixels around it with few weights (a white cell is about 100 pixels wide
+    at 320 x 240; seeing less, the map raises two peaks on it). It reads grey
+    or colour pictures (``input_shape`` ending in 1 or 3). ``base="mobilenetv2"``: the pretrained
     MobileNetV2 of notebook 04 sees the picture; its maps 16, 8 and 4 times
     smaller than the picture are enlarged and added (what sees far meets what
     sees fine), so one map serves large white cells and small platelets alike.

@@ -189,6 +189,11 @@ def _check_size(x: np.ndarray, model, what: str) -> None:
             f"The model expects {expected[0]} x {expected[1]} pictures, but the {what} are {h} x {w}.",
             f"Resize them with radkit.data.to_model_input(images, size={expected[0]}), or build the model "
             f"for this size, e.g. input_shape=({h}, {w}, 1).")
+    if _output_kind(model) == "centres" and x.shape[-1] != model.input_shape[-1]:
+        have, want = ("colour" if n == 3 else "grey" for n in (x.shape[-1], model.input_shape[-1]))
+        raise RadkitError(f"The detector reads {want} pictures, but the {what} are {have}.",
+                          f"Build it for them: models.centre_detector(pictures.shape[1:], ...), or load the smears "
+                          f"with colour={want == 'colour'}.")
 
 
 def _check_labels(labels, n_images: int, what: str, label_names=None) -> np.ndarray:

@@ -121,7 +121,7 @@ def test_edges_head_follows_a_moving_object():
 # and a picture size it cannot divide, accepted silently.
 def test_mobilenet_centre_detector_map_matches_the_targets():
     model = models.centre_detector((64, 96, 1), n_classes=3, base="mobilenetv2", weights=None)
-    assert model.output_shape == (None, 16, 24, 5)
+    assert model.output_shape == (None, 16, 24, 3 + models.CENTRE_EXTRA)
     with pytest.raises(RadkitError, match="multiples of 16"):
         models.centre_detector((120, 160, 1), base="mobilenetv2", weights=None)
 
@@ -154,5 +154,8 @@ def test_centre_detector_reads_colour_smears():
     assert len(models.detect(model, pictures)) == 8
     grey = boxes.load_blood_cells(size=(64, 96), source="phantom", colour=False)
     assert grey.train[0].shape == (len(grey.train[0]), 64, 96)
+    with pytest.raises(RadkitError, match="reads grey pictures, but the training images are colour"):
+        train.fit(models.centre_detector((64, 96, 1), 3), (pictures, boxes.pad(data.train[1][:8],
+                  data.labels["train"][:8])), epochs=1, verbose=False)
     with pytest.raises(RadkitError, match="colour pictures"):
         train.fit(models.small_cnn((64, 96, 1)), (pictures, np.zeros(8, int)), epochs=1, verbose=False)

@@ -159,3 +159,22 @@ def test_centre_detector_reads_colour_smears():
                   data.labels["train"][:8])), epochs=1, verbose=False)
     with pytest.raises(RadkitError, match="colour pictures"):
         train.fit(models.small_cnn((64, 96, 1)), (pictures, np.zeros(8, int)), epochs=1, verbose=False)
+
+
+# Catches flip averaging that mirrors the maps back wrongly (forgotten, or the centre offsets left unmirrored):
+# then the boxes found on a mirrored smear are not the mirror of those found on the smear. An untrained detector
+# is enough: its maps are arbitrary, but averaging over the four flips must make them mirror-symmetric.
+def test_flip_averaged_detection_mirrors_with_the_picture():
+    pictures = np.random.default_rng(0).integers(0, 255, (1, 32, 48, 3), dtype=np.uint8)
+    set_seed(0)
+    model = models.centre_detector((32, 48, 3), 3)
+    found = models.detect(model, pictures, threshold=0.0, flips=True, overlap=1.0)[0]
+    mirrored = models.detect(model, pictures[:, :, ::-1], threshold=0.0, flips=True, overlap=1.0)[0]
+    assert len(found[0]) > 10 and len(found[0]) == len(mirrored[0])
+    back = mirrored[0][:, [2, 1, 0, 3]] * [-1, 1, -1, 1] + [48, 0, 48, 0]   # mirror the boxes back
+    def ordered(b, labels):  # boxes sorted by class, then position
+        rows = np.column_stack([labels, np.asarray(b, np.float64)])
+        return rows[np.lexsort(np.round(rows[:, ::-1], 1).T)]
+    np.testing.assert_allclose(ordered(back, mirrored[1]), ordered(found[0], found[1]), atol=1e-3)
+    with pytest.raises(RadkitError, match="multiples of 4"):
+        models.detect(models.centre_detector((30, 48, 3), 3), pictures[:, :30], flips=True)

@@ -261,14 +261,17 @@ def centre_loss(n_classes: int):
 
 
 def detect(model, images, threshold: float = 0.05, max_objects: int = 200, image_size=None,
-           overlap: float = 0.5) -> list:
+           overlap: float = 0.5, flips: bool = False) -> list:
     """Find objects with a ``centre_detector``: one ``(boxes, labels, scores)`` per picture (notebook 07).
 
     A found object is a local peak of its class's map (higher than its 8
     neighbours) above ``threshold``. A large cell can raise two peaks; of two
     boxes of one class that overlap more than ``overlap`` (IoU), only the more
-    confident is kept. Boxes are corners in pixels of the pictures given, or of
-    ``image_size`` (height, width) to map back to the original files.
+    confident is kept. ``flips=True`` looks at each picture four ways (as it is,
+    mirrored left-right, upside down, both) and averages the four maps: for
+    pictures with no left or right, such as a blood smear; never a chest film.
+    Boxes are corners in pixels of the pictures given, or of ``image_size``
+    (height, width) to map back to the original files.
     """
     import numpy as np
 
@@ -277,7 +280,31 @@ def detect(model, images, threshold: float = 0.05, max_objects: int = 200, image
     images = np.asarray(images)
     colour = images.ndim == 4 and images.shape[-1] == 3
     x = to_model_input(images, colour=colour) if images.dtype == np.uint8 else images
-    return decode_centres(model.predict(x, verbose=0), image_size or x.shape[1:3], threshold, max_objects, overlap)
+    maps = _flipped_maps(model, x) if flips else model.predict(x, verbose=0)
+    return decode_centres(maps, image_size or x.shape[1:3], threshold, max_objects, overlap)
+
+
+def _flipped_maps(model, x):
+    """A centre detector's maps averaged over the pictures and their three mirror images (each map mirrored back)."""
+    import numpy as np
+
+    if x.shape[1] % CENTRE_STRIDE or x.shape[2] % CENTRE_STRIDE:
+        raise RadkitError(f"flips=True needs a height and width that are multiples of {CENTRE_STRIDE} "
+                          f"(got {x.shape[1]} x {x.shape[2]}): otherwise a mirrored map does not line up.",
+                          "Load the pictures at such a size, for example (240, 320), or use flips=False.")
+    n_classes, total = centre_classes(model), 0.0
+    for flip_rows, flip_cols in ((False, False), (False, True), (True, False), (True, True)):
+        seen = x[:, ::-1] if flip_rows else x
+        seen = seen[:, :, ::-1] if flip_cols else seen
+        maps = model.predict(np.ascontiguousarray(seen), verbose=0)
+        if flip_rows:  # mirror the map back; a centre near the top of its cell is now near the bottom
+            maps = maps[:, ::-1].copy()
+            maps[..., n_classes + 3] = 1 - maps[..., n_classes + 3]
+        if flip_cols:
+            maps = maps[:, :, ::-1].copy()
+            maps[..., n_classes + 2] = 1 - maps[..., n_classes + 2]
+        total = total + maps
+    return total / 4
 
 
 def _keep_most_confident(boxes, labels, scores, overlap: float):

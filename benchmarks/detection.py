@@ -57,31 +57,43 @@ def _since(began) -> dict:
     return {"training seconds (wall)": round(wall - began[0]), "training CPU seconds": round(cpu - began[1])}
 
 
-def heart(size: int, frozen_epochs: int, tune_epochs: int, seed: int, figure=None) -> dict:
+def heart(size: int, frozen_epochs: int, tune_epochs: int, seed: int, figure=None, *, frozen_lr: float = 3e-3,
+          tune_lr: float = 2e-4, batch_size: int = 16, augment: dict | None = None, fit_on: str = "train",
+          judge: str = "test") -> dict:
+    """Train the heart box regressor once and judge it on the held-out films (``judge="test"``) or,
+    to choose settings without looking at the test films, on the validation films (``judge="val"``).
+    ``fit_on="train+val"`` trains on both. Either way training never looks at the validation films
+    (no early stopping on them: ``fit`` gets no ``val``), so a validation figure is a fair held-out figure."""
+    if judge == "val" and fit_on != "train":
+        raise SystemExit("--heart-judge val needs --heart-fit-on train: a model cannot be judged on films it learnt.")
     data = boxes.load_heart_boxes(size, source="real")
+    learn = data.train if fit_on == "train" else tuple(np.concatenate(p) for p in zip(data.train, data.val))
+    judged = data.val if judge == "val" else data.test
+    augment = dict(HEART_AUGMENT if augment is None else augment)
     set_seed(seed)
-    start = (data.train[1] / size).mean(axis=0)
+    start = (learn[1] / size).mean(axis=0)
     model = models.box_regressor((size, size, 1), base="mobilenetv2", trainable=False, start_box=start,
                                  head="edges", feature_layer="block_13_expand_relu")
     began = _clock()
-    train.fit(model, data.train, data.val, epochs=frozen_epochs, batch_size=16, patience=frozen_epochs,
-              learning_rate=3e-3, augment=HEART_AUGMENT, verbose=False, seed=seed)
+    train.fit(model, learn, None, epochs=frozen_epochs, batch_size=batch_size, patience=frozen_epochs,
+              learning_rate=frozen_lr, augment=augment, verbose=False, seed=seed)
     if tune_epochs:
         models.set_trainable(model, True)
-        train.fit(model, data.train, data.val, epochs=tune_epochs, batch_size=16, patience=tune_epochs,
-                  learning_rate=2e-4, augment=HEART_AUGMENT, verbose=False, seed=seed)
+        train.fit(model, learn, None, epochs=tune_epochs, batch_size=batch_size, patience=tune_epochs,
+                  learning_rate=tune_lr, augment=augment, verbose=False, seed=seed)
     timing = _since(began)
-    predicted = models.predict_boxes(model, data.test[0])
-    ious = boxes.iou(predicted, data.test[1])
-    average = boxes.iou(np.tile(start * size, (len(data.test[1]), 1)), data.test[1])
+    predicted = models.predict_boxes(model, judged[0])
+    ious = boxes.iou(predicted, judged[1])
+    average = boxes.iou(np.tile(start * size, (len(judged[1]), 1)), judged[1])
     if figure is not None:
-        figure["heart"] = (data.test[0], predicted, data.test[1], ious)
+        figure["heart"] = (judged[0], predicted, judged[1], ious)
     return {"films (train/val/test)": f"{len(data.train[0])}/{len(data.val[0])}/{len(data.test[0])}",
+            "trained on": fit_on, "judged on": f"{judge} ({len(judged[0])} films)", "seed": seed,
             "mean IoU": round(float(ious.mean()), 3), "IoU > 0.5": round(float(np.mean(ious > 0.5)), 3),
             "average box: mean IoU": round(float(average.mean()), 3),
             "average box: IoU > 0.5": round(float(np.mean(average > 0.5)), 3),
             "mean edge error (pixels of the 1024 film; left, top, right, bottom)":
-                (np.abs(predicted - data.test[1]).mean(axis=0) * 1024 / size).round(0).tolist(),
+                (np.abs(predicted - judged[1]).mean(axis=0) * 1024 / size).round(0).tolist(),
             **timing, "weights": models.count_params(model)}
 
 
@@ -153,16 +165,41 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224, help="heart films are resized to this many pixels")
     parser.add_argument("--heart-frozen-epochs", type=int, default=25)
     parser.add_argument("--heart-tune-epochs", type=int, default=20)
+    parser.add_argument("--heart-frozen-lr", type=float, default=3e-3, help="learning rate, head only")
+    parser.add_argument("--heart-tune-lr", type=float, default=2e-4, help="learning rate, all layers")
+    parser.add_argument("--heart-batch", type=int, default=16)
+    parser.add_argument("--heart-augment", default=None,
+                        help="box-aware augmentation as name=value pairs, e.g. shift=0.1,zoom=0.15,rotation=8 "
+                             "(names of radkit.train.AUGMENT; unnamed ones keep its defaults)")
+    parser.add_argument("--heart-fit-on", choices=("train", "train+val"), default="train")
+    parser.add_argument("--heart-judge", choices=("test", "val"), default="test",
+                        help="val: choose settings without looking at the test films")
     parser.add_argument("--cell-size", default="120x160", help="smears are resized to HEIGHTxWIDTH pixels")
     parser.add_argument("--cell-base", choices=("small", "mobilenetv2"), default="small")
     parser.add_argument("--cell-epochs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seeds", default=None, help="heart: train once per seed (e.g. 42,0,1), print each and the mean")
     parser.add_argument("--figure", default=None, help="save an overlay picture here (PNG), e.g. docs/detection_overlay.png")
     args = parser.parse_args()
     figure = {} if args.figure else None
     if args.only in (None, "heart"):
-        print("Heart boxes (NIH, held-out patients):",
-              heart(args.size, args.heart_frozen_epochs, args.heart_tune_epochs, args.seed, figure), flush=True)
+        augment = None if args.heart_augment is None else {
+            k: float(v) for k, v in (pair.split("=") for pair in args.heart_augment.split(",") if pair)}
+        settings = dict(frozen_lr=args.heart_frozen_lr, tune_lr=args.heart_tune_lr, batch_size=args.heart_batch,
+                        augment=augment, fit_on=args.heart_fit_on, judge=args.heart_judge)
+        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
+        runs = []
+        for seed in seeds:
+            runs.append(heart(args.size, args.heart_frozen_epochs, args.heart_tune_epochs, seed,
+                              figure if seed == seeds[0] else None, **settings))
+            print("Heart boxes (NIH, held-out patients):" if args.heart_judge == "test" else
+                  "Heart boxes (NIH, VALIDATION patients):", runs[-1], flush=True)
+        if len(runs) > 1:
+            summary = {key: [run[key] for run in runs] for key in ("mean IoU", "IoU > 0.5", "training CPU seconds")}
+            print(f"Heart, {len(runs)} seeds {seeds}:",
+                  {**{f"{k} per seed": v for k, v in summary.items()},
+                   **{f"{k}, mean": round(float(np.mean(v)), 3) for k, v in summary.items()},
+                   "mean IoU, spread (max - min)": round(float(np.ptp(summary["mean IoU"])), 3)}, flush=True)
     if args.only in (None, "ctr"):
         check = thorax_check()
         print("Thoracic width from the film vs real lung masks:", check, flush=True)

@@ -210,7 +210,8 @@ def main() -> None:
     parser.add_argument("--cell-epochs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--heart-save", default=None, help="save the heart boxes drawn to this .npz (one per seed)")
-    parser.add_argument("--seeds", default=None, help="heart: train once per seed (e.g. 42,0,1), print each and the mean")
+    parser.add_argument("--seeds", default=None,
+                        help="heart: train once per seed (e.g. 42,0,1), print each and the mean")
     parser.add_argument("--figure", default=None, help="save an overlay picture here (PNG), e.g. docs/detection_overlay.png")
     args = parser.parse_args()
     figure = {} if args.figure else None

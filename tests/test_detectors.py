@@ -98,6 +98,16 @@ def test_edges_head_starts_from_the_start_box_and_survives_saving(tmp_path):
     np.testing.assert_allclose(models.predict_boxes(models.load_model(path), pictures), found, atol=1e-4)
 
 
+# Catches head_width not reaching the edges head (the benchmark's --heart-head-width would then measure nothing),
+# and a wider head that no longer starts from the start box.
+def test_edges_head_width_is_the_mixing_layer_width():
+    start = (0.2, 0.35, 0.7, 0.85)
+    model = models.box_regressor((64, 64, 1), start_box=start, head="edges", head_width=8)
+    assert model.get_layer("box_reduce").filters == 8
+    found = models.predict_boxes(model, np.random.default_rng(0).integers(0, 255, (2, 64, 64), dtype=np.uint8))
+    np.testing.assert_allclose(found, [np.array(start) * 64] * 2, atol=2.0)
+
+
 # Catches an "edges" head that ignores where things are: trained on a bright block placed anywhere, it must
 # follow the block (a head that learned only the average box would not), on blocks it has never seen.
 def test_edges_head_follows_a_moving_object():

@@ -65,7 +65,7 @@ def _edge_layer():
 
 def box_regressor(input_shape=(128, 128, 1), base: str = "small_cnn", weights: str | None = "imagenet",
                   trainable: bool = True, dropout: float = 0.2, start_box=None, head: str = "dense",
-                  feature_layer: str | None = None):
+                  feature_layer: str | None = None, head_width: int = 32):
     """A model that draws one box around one thing (the heart): four numbers out (notebook 07).
 
     The four outputs are the box's corners ``[x_min, y_min, x_max, y_max]`` as
@@ -83,6 +83,7 @@ def box_regressor(input_shape=(128, 128, 1), base: str = "small_cnn", weights: s
     on the film moves its box the same way (what notebook 07 uses).
     ``feature_layer`` picks the base's map by layer name (for MobileNetV2,
     ``"block_13_expand_relu"`` is 16 times smaller than the film; the default, the last, 32 times).
+    ``head_width``: how many features the edges head mixes from that map before scoring.
     """
     import numpy as np
 
@@ -100,7 +101,7 @@ def box_regressor(input_shape=(128, 128, 1), base: str = "small_cnn", weights: s
     start = np.clip(np.asarray(start_box if start_box is not None else (0.3, 0.4, 0.7, 0.8), np.float32), 0.01, 0.99)
     if head == "edges":
         x = layers.Dropout(dropout, name="box_dropout")(feature_map)
-        x = layers.Conv2D(32, 3, padding="same", activation="relu", name="box_reduce")(x)
+        x = layers.Conv2D(head_width, 3, padding="same", activation="relu", name="box_reduce")(x)
         x = layers.Conv2D(4, 1, name="edge_scores", kernel_initializer="zeros")(x)
         outputs = _edge_layer()(start_box=start.tolist(), name="box")(x)
         return keras.Model(model_input, outputs, name=f"box_regressor_edges_{trunk.name}")

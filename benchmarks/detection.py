@@ -163,7 +163,7 @@ def cardiothoracic(size: int = 256, width_error: float = 0.0) -> dict:
             "CTR > 0.5 after correcting the thorax estimate's mean width error": round(float(np.mean(corrected > 0.5)), 3)}
 
 
-def cells(size, epochs: int, base: str, seed: int, colour: bool = True, figure=None) -> dict:
+def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: bool = True, figure=None) -> dict:
     colour = colour and base == "small"  # the pretrained base reads grey films (transfer_model)
     data = boxes.load_blood_cells(size=size, source="real", colour=colour)
     set_seed(seed)
@@ -174,22 +174,26 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, figure=N
               patience=epochs, augment={"flip": True}, learning_rate=1e-3 if base == "mobilenetv2" else 3e-3,
               verbose=False, seed=seed)
     timing = _since(began)
-    found = models.detect(model, data.test[0])
+    found, val_found = (models.detect(model, data.test[0], flips=flips), models.detect(model, data.val[0], flips=flips))
     # Counting thresholds per class, chosen on the validation smears (as notebook 07 does).
-    threshold = boxes.choose_count_thresholds(models.detect(model, data.val[0]),
-                                              boxes.count_objects(data.labels["val"], 3))
+    threshold = boxes.choose_count_thresholds(val_found, boxes.count_objects(data.labels["val"], 3))
     result = boxes.evaluate_detections(list(zip(data.test[1], data.labels["test"])), found, data.class_names)
+    on_val = boxes.evaluate_detections(list(zip(data.val[1], data.labels["val"])), val_found, data.class_names)
     counted = boxes.count_objects([f[1] for f in found], 3, [f[2] for f in found], threshold)
     truth = boxes.count_objects(data.labels["test"], 3)
+    red_off = np.abs(counted[:, 0] - truth[:, 0]) / np.maximum(truth[:, 0], 1)
     if figure is not None:
         figure["cells"] = (data.test[0][0], found[0], data.test[1][0], data.labels["test"][0], threshold)
     return {"smears (train/val/test)": f"{len(data.train[0])}/{len(data.val[0])}/{len(data.test[0])}",
-            "picture (height x width)": f"{size[0]} x {size[1]}", "base": base, "colour": colour,
+            "picture (height x width)": f"{size[0]} x {size[1]}", "base": base, "colour": colour, "flips": flips,
             **{f"AP {k}": round(v, 3) for k, v in result["AP"].items()}, "mAP@0.5": round(result["mAP"], 3),
+            "validation mAP@0.5": round(on_val["mAP"], 3),
             "count thresholds (RBC, WBC, platelets)": [round(float(t), 2) for t in threshold],
             "WBC exact": round(float(np.mean(counted[:, 1] == truth[:, 1])), 3),
-            "RBC mean relative count error": round(float(np.mean(np.abs(counted[:, 0] - truth[:, 0])
-                                                                 / np.maximum(truth[:, 0], 1))), 3),
+            "WBC miscounted (smear: boxed, counted)": {str(f).split(".")[0]: (int(t), int(c)) for f, t, c in zip(
+                data.info["test"]["files"], truth[:, 1], counted[:, 1]) if t != c},
+            "RBC mean relative count error": round(float(red_off.mean()), 3),
+            "RBC median relative count error": round(float(np.median(red_off)), 3),
             "RBC counted / labelled (all test smears)": round(float(counted[:, 0].sum() / truth[:, 0].sum()), 3),
             **timing, "weights": models.count_params(model)}
 
@@ -215,7 +219,8 @@ def main() -> None:
                         help="val: choose settings without looking at the test films")
     parser.add_argument("--cell-size", default="240x320", help="smears are resized to HEIGHTxWIDTH pixels")
     parser.add_argument("--cell-base", choices=("small", "mobilenetv2"), default="small")
-    parser.add_argument("--cell-epochs", type=int, default=25)
+    parser.add_argument("--cell-epochs", type=int, default=35)
+    parser.add_argument("--cell-no-flips", action="store_true", help="detect on each smear once, not four ways")
     parser.add_argument("--cell-grey", action="store_true", help="smears in grey instead of colour (to compare)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--heart-save", default=None, help="save the heart boxes drawn to this .npz (one per seed)")
@@ -251,7 +256,8 @@ def main() -> None:
         print("Cardiothoracic ratio, 146 real films:", cardiothoracic(width_error=check["mean width error"]), flush=True)
     if args.only in (None, "cells"):
         size = tuple(int(v) for v in args.cell_size.lower().split("x"))
-        print("BCCD test smears:", cells(size, args.cell_epochs, args.cell_base, args.seed, not args.cell_grey, figure),
+        print("BCCD test smears:", cells(size, args.cell_epochs, args.cell_base, args.seed, not args.cell_grey,
+                                        not args.cell_no_flips, figure),
               flush=True)
     if figure:
         save_figure(figure, Path(args.figure))

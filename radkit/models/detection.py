@@ -241,7 +241,7 @@ def centre_targets(boxes, labels, image_shape, n_classes: int):
 
 
 def centre_loss(n_classes: int):
-    """The centre detector's loss: focal loss on the centre maps (CenterNet's) plus the size and offset errors at centres."""
+    """The centre detector's loss: focal loss on the centre maps (CenterNet's), plus size and offset errors at centres."""
     keras = _keras()
     ops = keras.ops
 

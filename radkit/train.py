@@ -189,11 +189,17 @@ def _check_size(x: np.ndarray, model, what: str) -> None:
             f"The model expects {expected[0]} x {expected[1]} pictures, but the {what} are {h} x {w}.",
             f"Resize them with radkit.data.to_model_input(images, size={expected[0]}), or build the model "
             f"for this size, e.g. input_shape=({h}, {w}, 1).")
-    if _output_kind(model) == "centres" and x.shape[-1] != model.input_shape[-1]:
-        have, want = ("colour" if n == 3 else "grey" for n in (x.shape[-1], model.input_shape[-1]))
-        raise RadkitError(f"The detector reads {want} pictures, but the {what} are {have}.",
-                          f"Build it for them: models.centre_detector(pictures.shape[1:], ...), or load the smears "
-                          f"with colour={want == 'colour'}.")
+    have, want = x.shape[-1], model.input_shape[-1]
+    if want is None or have == want:
+        return
+    if _output_kind(model) == "mask":  # stacks of neighbouring slices (notebook 08)
+        raise RadkitError(f"The model reads {want} slice(s) at a time, but the {what} have {have}.",
+                          "Cut the slices to match the model: volumes.to_slices(data) for a model that reads 1 "
+                          "slice, volumes.to_slices(data, context=1) for one that reads 3.")
+    have, want = ("colour" if n == 3 else "grey" for n in (have, want))
+    raise RadkitError(f"The model reads {want} pictures, but the {what} are {have}.",
+                      "Build the model for them (input_shape=pictures.shape[1:]), or load the pictures "
+                      f"with colour={want == 'colour'} (blood smears: radkit.boxes.load_blood_cells).")
 
 
 def _check_labels(labels, n_images: int, what: str, label_names=None) -> np.ndarray:
@@ -481,10 +487,6 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
     y = check(train[1], len(x), "training", label_names)
     if kind == "mask":
         y = _check_masks(y, x, "training")
-        if x.shape[-1] != model.input_shape[-1]:
-            raise RadkitError(f"The model reads {model.input_shape[-1]} slice(s) at a time, but the training pictures "
-                              f"have {x.shape[-1]}.", "Cut the slices to match the model: volumes.to_slices(data) for a "
-                              "model that reads 1 slice, volumes.to_slices(data, context=1) for one that reads 3.")
     val_data = None
     if val is not None:
         xv = _as_input(val[0], "validation", channels=kind == "mask", colour=kind == "centres")

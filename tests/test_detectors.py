@@ -203,3 +203,25 @@ def test_flip_averaged_detection_mirrors_with_the_picture():
     np.testing.assert_allclose(ordered(back, mirrored[1]), ordered(found[0], found[1]), atol=1e-3)
     with pytest.raises(RadkitError, match="multiples of 4"):
         models.detect(models.centre_detector((30, 48, 3), 3), pictures[:, :30], flips=True)
+
+
+# Catches a second way into the detectors: pictures already scaled to 0..1 (or without the channel) being fed to
+# the model as they are, or scaled twice, instead of through the same to_model_input as 0..255 pictures.
+def test_detectors_read_0_to_1_pictures_as_they_read_0_to_255():
+    rng = np.random.default_rng(1)
+    grey = rng.integers(0, 255, (2, 32, 48), dtype=np.uint8)
+    regressor = models.box_regressor((32, 48, 1), head="edges")
+    regressor.get_layer("edge_scores").set_weights([rng.normal(size=w.shape).astype(np.float32)
+                                                    for w in regressor.get_layer("edge_scores").get_weights()])
+    drawn = models.predict_boxes(regressor, grey)
+    np.testing.assert_allclose(models.predict_boxes(regressor, grey / 255.0), drawn, atol=1e-3)
+    np.testing.assert_allclose(models.predict_boxes(regressor, (grey / 255.0)[..., None]), drawn, atol=1e-3)
+    set_seed(2)
+    smears = rng.integers(0, 255, (2, 32, 48, 3), dtype=np.uint8)
+    detector = models.centre_detector((32, 48, 3), 3)
+    found = models.detect(detector, smears, threshold=0.0, max_objects=5)
+    again = models.detect(detector, smears / 255.0, threshold=0.0, max_objects=5)
+    for (boxes_a, labels_a, scores_a), (boxes_b, labels_b, scores_b) in zip(found, again):
+        assert len(boxes_a) == 5 and np.array_equal(labels_a, labels_b)
+        np.testing.assert_allclose(boxes_a, boxes_b, atol=1e-2)
+        np.testing.assert_allclose(scores_a, scores_b, atol=1e-4)

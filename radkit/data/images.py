@@ -203,10 +203,11 @@ def to_model_input(images: np.ndarray, size: int | None = None, colour: bool = F
                               "Load them in colour, for example radkit.boxes.load_blood_cells(colour=True).")
         if size is not None:
             raise RadkitError("to_model_input(colour=True) does not resize.", "Resize the pictures when loading them.")
-        scale = 255.0 if images.dtype == np.uint8 or images.max() > 1.0 else 1.0
-        return images.astype(np.float32) / scale
-    images = grey_stack(images)
-    if size is not None:
-        images = resize_images(images.astype(np.uint8) if images.dtype != np.uint8 else images, size)
-    scale = 255.0 if images.dtype == np.uint8 or images.max() > 1.0 else 1.0
-    return (images.astype(np.float32) / scale)[..., None]
+    else:
+        images = grey_stack(images)
+        if size is not None:
+            images = resize_images(images.astype(np.uint8) if images.dtype != np.uint8 else images, size)
+    # 0..255 pictures are divided by 255; pictures already in 0..1 stay as they are.
+    scale = 255.0 if images.dtype == np.uint8 or (images.size and images.max() > 1.0) else 1.0
+    images = images.astype(np.float32) / scale
+    return images if colour else images[..., None]

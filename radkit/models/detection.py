@@ -120,8 +120,7 @@ def predict_boxes(model, images) -> "np.ndarray":
 
     from radkit.data import to_model_input
 
-    images = np.asarray(images)
-    x = to_model_input(images) if images.dtype == np.uint8 else images
+    x = to_model_input(images)  # 0..255 or 0..1, with or without the channel: the same 0..1 input
     height, width = x.shape[1:3]
     fractions = model.predict(x, verbose=0)
     boxes = fractions * np.array([width, height, width, height], dtype=np.float32)
@@ -279,8 +278,7 @@ def detect(model, images, threshold: float = 0.05, max_objects: int = 200, image
     from radkit.data import to_model_input
 
     images = np.asarray(images)
-    colour = images.ndim == 4 and images.shape[-1] == 3
-    x = to_model_input(images, colour=colour) if images.dtype == np.uint8 else images
+    x = to_model_input(images, colour=images.ndim == 4 and images.shape[-1] == 3)  # 0..255 or 0..1: the same input
     maps = _flipped_maps(model, x) if flips else model.predict(x, verbose=0)
     return decode_centres(maps, image_size or x.shape[1:3], threshold, max_objects, overlap)
 

@@ -112,6 +112,17 @@ def test_counts():
     np.testing.assert_array_equal(per_class, [[2, 0, 0], [0, 0, 1]])
 
 
+# Catches a relative count error that divides by "at least 1": a smear with no red cell boxed but 11 found then
+# counts as 1100 % off and rules the mean of 72 smears (it did in notebook 07: 72 % mean, 27 % without it).
+def test_count_errors_leave_out_pictures_with_nothing_labelled():
+    errors = boxes.count_errors([11, 9, 12, 0], [0, 10, 10, 0])
+    assert np.isnan(errors[0]) and np.isnan(errors[3])
+    np.testing.assert_allclose(errors[1:3], [0.1, 0.2])
+    assert np.nanmean(errors) == pytest.approx(0.15)
+    with pytest.raises(RadkitError, match="3 counts against 2"):
+        boxes.count_errors([1, 2, 3], [1, 2])
+
+
 # Cardiothoracic ratio by hand: heart 50 px wide, thorax 80 px wide.
 def test_cardiothoracic_ratio():
     assert boxes.cardiothoracic_ratio([10, 0, 60, 5], [0, 0, 80, 100]) == pytest.approx(50 / 80)

@@ -258,6 +258,20 @@ def count_objects(labels_per_picture, n_classes: int, scores_per_picture=None, t
     return np.array(counts, dtype=int).reshape(-1, n_classes)
 
 
+def count_errors(counted, truth) -> np.ndarray:
+    """How far each picture's count is from the true count, as a share of it: 0.1 is 10 % off (notebook 07).
+
+    A picture with nothing labelled has no count to be a share of: it comes back as NaN,
+    so ``np.nanmean`` leaves it out rather than letting one picture weigh like a hundred.
+    """
+    counted, truth = np.asarray(counted, dtype=float), np.asarray(truth, dtype=float)
+    if counted.shape != truth.shape:
+        raise RadkitError(f"{counted.size} counts against {truth.size} true counts.",
+                          "Give one count per picture for both, in the same order.")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(truth > 0, np.abs(counted - truth) / truth, np.nan)
+
+
 def pad(boxes_per_picture, labels_per_picture) -> dict:
     """Boxes of pictures with different numbers of objects as one padded array: what Keras' layers take.
 

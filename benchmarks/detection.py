@@ -191,9 +191,13 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
                  files=np.array(data.info["test"]["files"]), threshold=threshold)
     if figure is not None:
         figure["cells"] = (data.test[0][0], found[0], data.test[1][0], data.labels["test"][0], threshold)
-        figure["white cells miscounted"] = [
-            (data.test[0][i], found[i], data.test[1][i][data.labels["test"][i] == 1], data.info["test"]["files"][i],
-             threshold[1], truth[i, 1], counted[i, 1]) for i in np.flatnonzero(counted[:, 1] != truth[:, 1])]
+        # The smears to look at: every white-cell miscount; the two red-cell counts most under and most over BCCD's.
+        by_error = np.argsort(np.where(truth[:, 0] > 0, (counted[:, 0] - truth[:, 0]) / np.maximum(truth[:, 0], 1), 0))
+        for name, k, chosen in (("white", 1, np.flatnonzero(counted[:, 1] != truth[:, 1])),
+                                ("red", 0, np.concatenate([by_error[:2], by_error[-2:]]))):
+            figure[f"{name} cells miscounted"] = [
+                (data.test[0][i], found[i], data.test[1][i][data.labels["test"][i] == k], data.info["test"]["files"][i],
+                 threshold[k], truth[i, k], counted[i, k], k) for i in chosen]
     return {"smears (train/val/test)": f"{len(data.train[0])}/{len(data.val[0])}/{len(data.test[0])}",
             "picture (height x width)": f"{size[0]} x {size[1]}", "base": base, "colour": colour, "flips": flips,
             **{f"AP {k}": round(v, 3) for k, v in result["AP"].items()}, "mAP@0.5": round(result["mAP"], 3),
@@ -305,21 +309,23 @@ def save_figure(figure: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     print(f"Saved {path}")
-    if figure.get("white cells miscounted"):
-        save_miscounted(figure["white cells miscounted"], path.with_name("bccd_white_cells_miscounted.png"))
+    for name in ("white", "red"):
+        if figure.get(f"{name} cells miscounted"):
+            save_miscounted(figure[f"{name} cells miscounted"], path.with_name(f"bccd_{name}_cells_miscounted.png"))
 
 
 def save_miscounted(smears: list, path: Path) -> None:
-    """Test smears whose white-cell count differs from BCCD's: the detector's white-cell boxes (cyan, with
-    confidence) over BCCD's white-cell boxes (white, dashed), to see who is wrong."""
+    """Test smears whose count of one kind of cell differs from BCCD's: the detector's boxes of that kind (with
+    confidence) over BCCD's boxes of it (white, dashed), to see who is wrong."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(smears), figsize=(3.6 * len(smears), 3.2))
-    for ax, (image, (found, labels, scores), true_boxes, name, limit, boxed, counted) in zip(np.atleast_1d(axes), smears):
-        keep = (labels == 1) & (scores >= limit)
-        boxes.draw_boxes(image, boxes=found[keep], labels=np.ones(keep.sum(), int), scores=scores[keep],
+    for ax, (image, (found, labels, scores), true_boxes, name, limit, boxed, counted, k) in zip(np.atleast_1d(axes),
+                                                                                                smears):
+        keep = (labels == k) & (scores >= limit)
+        boxes.draw_boxes(image, boxes=found[keep], labels=np.full(keep.sum(), k), scores=scores[keep],
                          class_names=boxes.BLOOD_CLASSES, truth=true_boxes, ax=ax,
-                         title=f"{str(name).split('.')[0]}: BCCD {boxed} WBC, detector {counted}")
+                         title=f"{str(name).split('.')[0]}: BCCD {boxed} {boxes.BLOOD_CLASSES[k]}, detector {counted}")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

@@ -225,3 +225,63 @@ def test_detectors_read_0_to_1_pictures_as_they_read_0_to_255():
         assert len(boxes_a) == 5 and np.array_equal(labels_a, labels_b)
         np.testing.assert_allclose(boxes_a, boxes_b, atol=1e-2)
         np.testing.assert_allclose(scores_a, scores_b, atol=1e-4)
+
+
+# Catches a closer look that maps boxes back wrongly (scale or offset of the cut, width and height swapped) or
+# fails near the film's edge: a refiner that answers "the box fills the middle of the cut" must give back the
+# box it was cut around, and the bright block must sit where crop_around says its box is.
+def test_refined_boxes_come_back_in_the_films_pixels():
+    films = np.zeros((2, 60, 80), np.uint8)
+    films[0, 10:30, 20:60] = 255                               # box [20, 10, 60, 30]
+    films[1, 0:24, 50:80] = 255                                # box [50, 0, 80, 24], at the corner: the cut overhangs
+    truth = np.array([[20, 10, 60, 30], [50, 0, 80, 24]], np.float32)
+    crops, windows, inside = boxes.crop_around(films, truth, 48, margin=0.25, boxes=truth)
+    assert crops.shape == (2, 48, 48)
+    np.testing.assert_allclose(inside, [[8, 8, 40, 40]] * 2, atol=0.6)      # margin 0.25: the box is 2/3 of the cut
+    for crop, (x0, y0, x1, y1) in zip(crops, inside.round().astype(int)):
+        assert crop[y0 + 2:y1 - 2, x0 + 2:x1 - 2].min() > 200 and crop[:, :x0 - 2].max() < 50
+    np.testing.assert_allclose(boxes.uncrop_boxes(inside, windows, 48), truth, atol=0.6)
+    refiner = models.box_regressor((48, 48, 1), start_box=(1 / 6, 1 / 6, 5 / 6, 5 / 6))
+    np.testing.assert_allclose(models.refine_boxes(refiner, films, truth, margin=0.25), truth, atol=0.6)
+    which, moved = boxes.jitter_boxes(truth, share=0.05, copies=3, seed=1)
+    assert which.tolist() == [0, 0, 0, 1, 1, 1] and 0 < np.abs(moved - truth[which]).mean() < 3
+    with pytest.raises(RadkitError, match="2 pictures but 1 boxes"):
+        boxes.crop_around(films, truth[:1], 48)
+
+
+def _bright_box_finder(height: int, width: int):
+    """A Keras model that answers the box of the bright pixels (fractions): a perfect 'regressor' for tests."""
+    ops = keras.ops
+    inputs = keras.Input((height, width, 1))
+
+    def find(x):
+        columns = ops.cast(ops.max(x[..., 0], axis=1) > 0.5, "float32")   # (N, width): any bright pixel there
+        rows = ops.cast(ops.max(x[..., 0], axis=2) > 0.5, "float32")
+        cols_at, rows_at = ops.arange(width, dtype="float32"), ops.arange(height, dtype="float32")
+        x_min = ops.min(ops.where(columns > 0, cols_at, width), axis=1)
+        x_max = ops.max(ops.where(columns > 0, cols_at + 1, 0.0), axis=1)
+        y_min = ops.min(ops.where(rows > 0, rows_at, height), axis=1)
+        y_max = ops.max(ops.where(rows > 0, rows_at + 1, 0.0), axis=1)
+        return ops.stack([x_min / width, y_min / height, x_max / width, y_max / height], axis=-1)
+
+    return keras.Model(inputs, keras.layers.Lambda(find, output_shape=(4,))(inputs))
+
+
+# Catches test-time shifts whose boxes are not moved back (or moved back the wrong way, or zoomed back about the
+# wrong point) before averaging: a perfect box finder must still give the true box, to within a pixel or two.
+# Also catches films that are not really moved (the boxes of a finder that sees moved films differ from the truth).
+def test_shifted_views_are_mapped_back_before_averaging():
+    pictures = np.zeros((2, 48, 64), np.uint8)
+    pictures[0, 10:30, 20:44] = 255
+    pictures[1, 16:40, 8:30] = 255
+    truth = np.array([[20, 10, 44, 30], [8, 16, 30, 40]], np.float32)
+    finder = _bright_box_finder(48, 64)
+    np.testing.assert_allclose(models.predict_boxes(finder, pictures), truth, atol=0.01)
+    moved = finder.predict(models.detection._moved(pictures[..., None] / 255.0, 6.0, -4.0, 1.0), verbose=0)
+    np.testing.assert_allclose(moved * [64, 48, 64, 48], truth + [6, -4, 6, -4], atol=1.0)  # the film really moves
+    for views in ([(0.1, 0.0)], [(0.0, -0.125)], [(0.0, 0.0, 1.25)], [(0.0, 0.0, 0.8)],
+                  [(0.05, 0.05), (-0.05, 0.05), (0.0, 0.0, 1.1)]):
+        np.testing.assert_allclose(models.predict_boxes(finder, pictures, shifts=views), truth, atol=1.5,
+                                   err_msg=str(views))
+    with pytest.raises(RadkitError, match="zoom"):
+        models.predict_boxes(finder, pictures, shifts=[(0.0, 0.0, 0.0)])

@@ -26,7 +26,8 @@ learner sees here is what they keep using after the course.
 
 from radkit.boxes.formats import (FORMATS, convert, check_boxes, clip, area, iou_matrix, iou, BoxTable,
                                  load_boxes, save_boxes)  # noqa: F401
-from radkit.boxes.measure import (resize_with_boxes, read_pictures, draw_boxes, box_of_mask,
+from radkit.boxes.measure import (resize_with_boxes, crop_around, uncrop_boxes, jitter_boxes, read_pictures,
+                                 draw_boxes, box_of_mask,
                                  cardiothoracic_ratio, estimate_thorax_boxes, evaluate_detections, plot_precision_recall,
                                  count_objects, count_errors, pad)  # noqa: F401
 from radkit.boxes.datasets import (BoxDataset, load_heart_boxes, BLOOD_CLASSES, phantom_smears,

@@ -21,6 +21,6 @@ from radkit.models.classifiers import (  # noqa: F401
 )
 from radkit.models.segmentation import unet, fcn8  # noqa: F401
 from radkit.models.detection import (  # noqa: F401
-    box_regressor, predict_boxes, CENTRE_STRIDE, CENTRE_EXTRA, centre_classes, centre_detector, centre_targets,
-    centre_loss, detect, decode_centres
+    box_regressor, predict_boxes, refine_boxes, CENTRE_STRIDE, CENTRE_EXTRA, centre_classes, centre_detector,
+    centre_targets, centre_loss, detect, decode_centres
 )

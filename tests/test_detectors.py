@@ -245,6 +245,7 @@ def test_refined_boxes_come_back_in_the_films_pixels():
     np.testing.assert_allclose(models.refine_boxes(refiner, films, truth, margin=0.25), truth, atol=0.6)
     which, moved = boxes.jitter_boxes(truth, share=0.05, copies=3, seed=1)
     assert which.tolist() == [0, 0, 0, 1, 1, 1] and 0 < np.abs(moved - truth[which]).mean() < 3
+    assert boxes.crop_around(films[:1], [[30, 20, 30, 20]], 8, margin=0)[0].shape == (1, 8, 8)   # a zero-size box
     with pytest.raises(RadkitError, match="2 pictures but 1 boxes"):
         boxes.crop_around(films, truth[:1], 48)
 

@@ -106,6 +106,7 @@ def crop_around(images, around, size: int, margin: float = 0.25, boxes=None):
     for i, (image, (x0, y0, x1, y1)) in enumerate(zip(images, around)):
         w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
         win = np.round([x0 - margin * w, y0 - margin * h, x1 + margin * w, y1 + margin * h]).astype(int)
+        win[2:] = np.maximum(win[2:], win[:2] + 1)   # at least one pixel, even around a zero-size box
         pad = int(max(0, -win[0], -win[1], win[2] - image.shape[1], win[3] - image.shape[0]))
         padded = np.pad(image, [(pad, pad), (pad, pad)] + [(0, 0)] * (image.ndim - 2), mode="edge") if pad else image
         cut = padded[win[1] + pad:win[3] + pad, win[0] + pad:win[2] + pad]

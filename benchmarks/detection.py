@@ -101,9 +101,14 @@ def heart(size: int, frozen_epochs: int, tune_epochs: int, seed: int, figure=Non
     ``refine`` (pixels, e.g. 160): a second regressor looks again at a cut around each box (``refine_boxes``)."""
     if judge == "val" and fit_on != "train":
         raise SystemExit("--heart-judge val needs --heart-fit-on train: a model cannot be judged on films it learnt.")
+    def learnt_and_judged(films):  # (films learnt from, films judged) of a BoxDataset
+        learnt = films.train if fit_on == "train" else tuple(np.concatenate(p) for p in zip(films.train, films.val))
+        return learnt, films.val if judge == "val" else films.test
+
     data = boxes.load_heart_boxes(size, source="real")
-    learn = data.train if fit_on == "train" else tuple(np.concatenate(p) for p in zip(data.train, data.val))
-    judged = data.val if judge == "val" else data.test
+    learn, judged = learnt_and_judged(data)
+    # The second look cuts from larger films: read once, before the clock starts (not once per model or seed).
+    closer = learnt_and_judged(boxes.load_heart_boxes(REFINE_FILM, source="real")) if refine else None
     augment = dict(HEART_AUGMENT if augment is None else augment)
     start = (learn[1] / size).mean(axis=0)
     began, drawn, history, steps = _clock(), [], None, {}
@@ -124,8 +129,7 @@ def heart(size: int, frozen_epochs: int, tune_epochs: int, seed: int, figure=Non
         steps.setdefault("first look, seen once", []).append(seen_once)
         steps.setdefault("first look, with the shifts", []).append(found)
         if refine:
-            found, one_cut = second_look(fit_on, judge, refine, member_seed, found / size, augment, head_width,
-                                         dropout)
+            found, one_cut = second_look(*closer, refine, member_seed, found / size, augment, head_width, dropout)
             steps.setdefault("second look, one cut", []).append(one_cut * size)
             found = found * size
         drawn.append(found)
@@ -162,15 +166,13 @@ REFINE = {"margin": 0.25, "jitter": 0.06, "copies": 8, "frozen_epochs": 6, "tune
           "judge_margins": (0.2, 0.25, 0.3)}  # the judged films are cut three ways, the boxes averaged
 
 
-def second_look(fit_on: str, judge: str, crop: int, seed: int, first, augment: dict, head_width: int,
+def second_look(learn: tuple, judged: tuple, crop: int, seed: int, first, augment: dict, head_width: int,
                 dropout: float) -> tuple[np.ndarray, np.ndarray]:
     """Train a second regressor on cuts around the heart (the true box moved at random by about 6 % of its size,
     8 cuts per film, so it learns to correct a first box that misses by about that much), then cut around each
-    judged film's first box (``first``, fractions of the film) and draw the box again. Returns fractions: the
-    boxes from cuts with the three judging margins averaged, and from the training margin alone."""
-    films = boxes.load_heart_boxes(REFINE_FILM, source="real")
-    learn = films.train if fit_on == "train" else tuple(np.concatenate(p) for p in zip(films.train, films.val))
-    judged = films.val if judge == "val" else films.test
+    judged film's first box (``first``, fractions of the film) and draw the box again. ``learn`` and ``judged``
+    are (films, boxes) at REFINE_FILM pixels. Returns fractions: the boxes from cuts with the three judging
+    margins averaged, and from the training margin alone."""
     which, moved = boxes.jitter_boxes(learn[1], REFINE["jitter"], REFINE["copies"], seed=seed)
     crops, _, inside = boxes.crop_around(learn[0][which], moved, crop, REFINE["margin"], boxes=learn[1][which])
     inside = boxes.clip(inside, (crop, crop))
@@ -250,7 +252,7 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
     if figure is not None:
         figure["cells"] = (data.test[0][0], found[0], data.test[1][0], data.labels["test"][0], threshold)
         # The smears to look at: every white-cell miscount; the two red-cell counts most under and most over BCCD's.
-        by_error = np.argsort(np.where(truth[:, 0] > 0, (counted[:, 0] - truth[:, 0]) / np.maximum(truth[:, 0], 1), 0))
+        by_error = np.argsort(np.nan_to_num(np.sign(counted[:, 0] - truth[:, 0]) * red_off))   # signed; 0 if none boxed
         for name, k, chosen in (("white", 1, np.flatnonzero(counted[:, 1] != truth[:, 1])),
                                 ("red", 0, np.concatenate([by_error[:2], by_error[-2:]]))):
             figure[f"{name} cells miscounted"] = [

@@ -12,7 +12,9 @@ straight from ``radkit.data`` and does what the notebooks explain:
 - **class weights**: the rarer label counts more, so a model cannot score
   well by always answering the common label;
 - **early stopping**: training stops when the validation AUC has not improved
-  for ``patience`` epochs, and the best weights are put back.
+  for ``patience`` epochs, and the best weights are put back. With no
+  validation pictures there is nothing fair to choose by: the last epoch's
+  weights are kept.
 - **masks** (notebook 08): when the model answers per pixel, the labels are
   masks shaped like the pictures; the loss is Dice + cross-entropy, early
   stopping watches the validation Dice, and augmentation moves each mask with
@@ -468,6 +470,8 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
     - ``class_weight``: ``"balanced"`` (see ``class_weights``), ``None`` or a dict {label: weight}.
     - ``augment``: True, False, or a dict overriding ``AUGMENT``.
     - ``patience``: stop after this many epochs without a better validation AUC, keeping the best weights.
+      With ``val=None`` the last epoch's weights are kept (a best epoch judged on augmented training
+      pictures would only be noise, and would quietly undo Keras' weight averaging).
     - ``learning_rate``: how big each step is (Adam, 0.001 by default). Giving it recompiles the model.
     - ``schedule``: ``"cosine"`` (the step size shrinks smoothly to zero by the last epoch: big steps
       first, fine ones at the end), ``"plateau"`` (halved when validation stops improving) or ``None``.
@@ -517,7 +521,7 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
     monitor, mode = (f"val_{score}", "max") if val_data is not None and score else (
         ("val_loss", "min") if val_data is not None else ("loss", "min"))
     callbacks = [keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
-                                               restore_best_weights=True)]
+                                               restore_best_weights=val_data is not None)]
     if schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5,
                                                            patience=max(1, patience // 2), min_lr=1e-5))
@@ -536,12 +540,16 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
                         verbose=verbose if verbose not in (True, False) else 0)
     history.seconds = time.perf_counter() - start
     scores = history.history.get(monitor, [])
-    history.best_epoch = int(np.argmax(scores) if mode == "max" else np.argmin(scores)) + 1 if scores else None
+    if val_data is None:  # nothing held out to choose by: the last epoch's weights stay (history.best_epoch says so)
+        history.best_epoch = len(scores) or None
+    else:
+        history.best_epoch = int(np.argmax(scores) if mode == "max" else np.argmin(scores)) + 1 if scores else None
     if verbose and scores:
         ran = len(scores)
         stopped = f"stopped early after {ran} epochs" if ran < epochs else f"ran all {ran} epochs"
-        print(f"Done in {history.seconds:.0f} s: {stopped}; best {monitor} {scores[history.best_epoch - 1]:.3f} "
-              f"at epoch {history.best_epoch} (those weights are kept).")
+        kept = (f"best {monitor} {scores[history.best_epoch - 1]:.3f} at epoch {history.best_epoch} (those weights "
+                f"are kept)" if val_data is not None else "no validation pictures, so the last epoch's weights are kept")
+        print(f"Done in {history.seconds:.0f} s: {stopped}; {kept}.")
     return history
 
 

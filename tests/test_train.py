@@ -173,3 +173,24 @@ def test_plot_history_epoch_ticks_are_whole_numbers():
     for ax in fig.axes:
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+# Catches fit(val=None) putting back the epoch with the lowest *training* loss: on augmented pictures that choice is
+# noise, and it silently replaced the trained model (the detection benchmark's final models learn with no val).
+def test_with_no_validation_the_last_epochs_weights_are_kept(tiny, monkeypatch):
+    seen = []
+
+    class Recorder(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((logs["loss"], [w.copy() for w in self.model.get_weights()]))
+
+    monkeypatch.setattr(train, "epoch_printer", lambda epochs: Recorder())
+    set_seed(1)
+    model = models.small_cnn((32, 32, 1), filters=(8, 16))
+    history = train.fit(model, tiny[0], None, epochs=4, batch_size=16, patience=4, learning_rate=0.2,
+                        schedule=None, seed=1)
+    losses = [loss for loss, _ in seen]
+    assert int(np.argmin(losses)) != len(losses) - 1, f"the last epoch had the lowest loss {losses}: test proves nothing"
+    assert history.best_epoch == len(losses) == 4
+    for kept, last in zip(model.get_weights(), seen[-1][1]):
+        np.testing.assert_array_equal(kept, last)

@@ -548,7 +548,8 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
         ran = len(scores)
         stopped = f"stopped early after {ran} epochs" if ran < epochs else f"ran all {ran} epochs"
         kept = (f"best {monitor} {scores[history.best_epoch - 1]:.3f} at epoch {history.best_epoch} (those weights "
-                f"are kept)" if val_data is not None else "no validation pictures, so the last epoch's weights are kept")
+                "are kept)" if val_data is not None else
+                "no validation pictures, so the last epoch's weights are kept")
         print(f"Done in {history.seconds:.0f} s: {stopped}; {kept}.")
     return history
 

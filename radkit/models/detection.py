@@ -146,17 +146,18 @@ def predict_boxes(model, images, shifts=None) -> "np.ndarray":
 
 
 def _moved(x, dx: float, dy: float, zoom: float):
-    """Pictures (N, H, W, C) zoomed about their centre and moved (dx, dy) pixels; edges repeated, as in training."""
+    """Pictures (N, H, W, C) zoomed about their centre and moved (dx, dy) pixels; edges repeated, as in training
+    (the same Keras operation that training's RandomZoom and RandomTranslation layers use)."""
     import numpy as np
-    from scipy import ndimage
 
+    keras = _keras()
     height, width = x.shape[1:3]
-    centre = np.array([(height - 1) / 2, (width - 1) / 2])
+    cx, cy = (width - 1) / 2, (height - 1) / 2
     # For each output pixel, the input pixel it is read from: undo the move, then the zoom.
-    offset = centre - (centre + np.array([dy, dx])) / zoom
-    return np.stack([np.stack([ndimage.affine_transform(picture[..., c], np.full(2, 1 / zoom), offset=offset,
-                                                        order=1, mode="nearest") for c in range(x.shape[-1])], -1)
-                     for picture in x]).astype(np.float32)
+    transform = np.array([[1 / zoom, 0, cx - (cx + dx) / zoom, 0, 1 / zoom, cy - (cy + dy) / zoom, 0, 0]], np.float32)
+    moved = keras.ops.image.affine_transform(np.asarray(x, np.float32), np.repeat(transform, len(x), axis=0),
+                                             interpolation="bilinear", fill_mode="nearest", data_format="channels_last")
+    return np.asarray(keras.ops.convert_to_numpy(moved), np.float32)
 
 
 def refine_boxes(refiner, images, found, margin=0.25) -> "np.ndarray":

@@ -36,6 +36,8 @@
    shifts, zoom, brightness and contrast, no rotation (box-aware rotation inflates
    boxes); centre offsets and log-size loss; detect() with overlapping duplicates
    suppressed (IoU > 0.5) and the maps averaged over the four flips of each smear.
+   The last epoch's weights are kept (--cell-keep best: checked on the validation
+   smears after every epoch, the lowest validation loss kept, as before; slower).
    Counting thresholds per class chosen on the validation smears. Reports AP at
    IoU 0.5 per class and mAP (pycocotools' COCOeval) on validation and test, white
    cells counted exactly per smear, the red-cell count error (mean and median per
@@ -92,13 +94,15 @@ def _since(began) -> dict:
 def heart(size: int, frozen_epochs: int, tune_epochs: int, seed: int, figure=None, *, frozen_lr: float = 3e-3,
           tune_lr: float = 2e-4, batch_size: int = 16, augment: dict | None = None, fit_on: str = "train",
           judge: str = "test", save_to: str | None = None, head_width: int = 32,
-          n_models: int = 1, dropout: float = 0.2, shifts=HEART_SHIFTS, refine: int = 0) -> dict:
+          n_models: int = 1, dropout: float = 0.2, shifts=HEART_SHIFTS, refine: int = 0,
+          refine_epochs: tuple[int, int] | None = None) -> dict:
     """Train the heart box regressor once and judge it on the held-out films (``judge="test"``) or,
     to choose settings without looking at the test films, on the validation films (``judge="val"``).
     ``fit_on="train+val"`` trains on both. Either way training never looks at the validation films
     (no early stopping on them: ``fit`` gets no ``val``), so a validation figure is a fair held-out figure.
     ``shifts``: test-time shifts for ``predict_boxes`` (None: each film seen once).
-    ``refine`` (pixels, e.g. 160): a second regressor looks again at a cut around each box (``refine_boxes``)."""
+    ``refine`` (pixels, e.g. 160): a second regressor looks again at a cut around each box (``refine_boxes``),
+    trained for ``refine_epochs`` (frozen, then all layers; default REFINE's)."""
     if judge == "val" and fit_on != "train":
         raise SystemExit("--heart-judge val needs --heart-fit-on train: a model cannot be judged on films it learnt.")
     def learnt_and_judged(films):  # (films learnt from, films judged) of a BoxDataset
@@ -129,7 +133,8 @@ def heart(size: int, frozen_epochs: int, tune_epochs: int, seed: int, figure=Non
         steps.setdefault("first look, seen once", []).append(seen_once)
         steps.setdefault("first look, with the shifts", []).append(found)
         if refine:
-            found, one_cut = second_look(*closer, refine, member_seed, found / size, augment, head_width, dropout)
+            found, one_cut = second_look(*closer, refine, member_seed, found / size, augment, head_width, dropout,
+                                          refine_epochs)
             steps.setdefault("second look, one cut", []).append(one_cut * size)
             found = found * size
         drawn.append(found)
@@ -167,12 +172,13 @@ REFINE = {"margin": 0.25, "jitter": 0.06, "copies": 8, "frozen_epochs": 6, "tune
 
 
 def second_look(learn: tuple, judged: tuple, crop: int, seed: int, first, augment: dict, head_width: int,
-                dropout: float) -> tuple[np.ndarray, np.ndarray]:
+                dropout: float, epochs: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Train a second regressor on cuts around the heart (the true box moved at random by about 6 % of its size,
     8 cuts per film, so it learns to correct a first box that misses by about that much), then cut around each
     judged film's first box (``first``, fractions of the film) and draw the box again. ``learn`` and ``judged``
     are (films, boxes) at REFINE_FILM pixels. Returns fractions: the boxes from cuts with the three judging
-    margins averaged, and from the training margin alone."""
+    margins averaged, and from the training margin alone. ``epochs``: (frozen, all layers), default REFINE's."""
+    frozen_epochs, tune_epochs = epochs or (REFINE["frozen_epochs"], REFINE["tune_epochs"])
     which, moved = boxes.jitter_boxes(learn[1], REFINE["jitter"], REFINE["copies"], seed=seed)
     crops, _, inside = boxes.crop_around(learn[0][which], moved, crop, REFINE["margin"], boxes=learn[1][which])
     inside = boxes.clip(inside, (crop, crop))
@@ -181,11 +187,11 @@ def second_look(learn: tuple, judged: tuple, crop: int, seed: int, first, augmen
                                    start_box=(inside / crop).mean(axis=0), head="edges",
                                    feature_layer="block_13_expand_relu", head_width=head_width, dropout=dropout)
     still = {**augment, "shift": 0.0, "zoom": 0.0}   # the random cuts already move the heart
-    train.fit(refiner, (crops, inside), None, epochs=REFINE["frozen_epochs"], batch_size=16,
-              patience=REFINE["frozen_epochs"], learning_rate=3e-3, augment=still, verbose=False, seed=seed)
+    train.fit(refiner, (crops, inside), None, epochs=frozen_epochs, batch_size=16, patience=frozen_epochs,
+              learning_rate=3e-3, augment=still, verbose=False, seed=seed)
     models.set_trainable(refiner, True)
-    train.fit(refiner, (crops, inside), None, epochs=REFINE["tune_epochs"], batch_size=16,
-              patience=REFINE["tune_epochs"], learning_rate=2e-4, augment=still, verbose=False, seed=seed)
+    train.fit(refiner, (crops, inside), None, epochs=tune_epochs, batch_size=16, patience=tune_epochs,
+              learning_rate=2e-4, augment=still, verbose=False, seed=seed)
     first = first * REFINE_FILM
     return (models.refine_boxes(refiner, judged[0], first, REFINE["judge_margins"]) / REFINE_FILM,
             models.refine_boxes(refiner, judged[0], first, REFINE["margin"]) / REFINE_FILM)
@@ -224,14 +230,18 @@ def cardiothoracic(size: int = 256, width_error: float = 0.0) -> dict:
 
 
 def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: bool = True, figure=None,
-          save_to: str | None = None) -> dict:
+          save_to: str | None = None, keep: str = "last") -> dict:
+    """Train the cell detector once; ``keep="last"``: the last epoch's weights (the validation smears are then
+    used only to choose the counting thresholds); ``"best"``: checked on the validation smears after every epoch,
+    the epoch with the lowest validation loss kept."""
     colour = colour and base == "small"  # the pretrained base reads grey films (transfer_model)
     data = boxes.load_blood_cells(size=size, source="real", colour=colour)
     set_seed(seed)
     model = models.centre_detector(data.train[0].shape[1:] if colour else tuple(size) + (1,), n_classes=3, base=base)
     began = _clock()
     train.fit(model, (data.train[0], boxes.pad(data.train[1], data.labels["train"])),
-              (data.val[0], boxes.pad(data.val[1], data.labels["val"])), epochs=epochs, batch_size=16,
+              (data.val[0], boxes.pad(data.val[1], data.labels["val"])) if keep == "best" else None,
+              epochs=epochs, batch_size=16,
               patience=epochs, augment={"flip": True}, learning_rate=1e-3 if base == "mobilenetv2" else 3e-3,
               verbose=False, seed=seed)
     timing = _since(began)
@@ -245,9 +255,10 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
     # A relative error needs a count to be relative to: smears with no red cell boxed are left out of it (named).
     red_off = boxes.count_errors(counted[:, 0], truth[:, 0])
     if save_to:  # every smear's detections and labels, to study the counts without training again
-        keep = lambda rows: np.array(rows + [None], dtype=object)[:-1]  # noqa: E731 (object array of tuples)
-        np.savez(save_to, test_found=keep(found), val_found=keep(val_found), test_boxes=keep(list(data.test[1])),
-                 test_labels=keep(list(data.labels["test"])), val_labels=keep(list(data.labels["val"])),
+        as_objects = lambda rows: np.array(rows + [None], dtype=object)[:-1]  # noqa: E731 (array of tuples)
+        np.savez(save_to, test_found=as_objects(found), val_found=as_objects(val_found),
+                 test_boxes=as_objects(list(data.test[1])), test_labels=as_objects(list(data.labels["test"])),
+                 val_labels=as_objects(list(data.labels["val"])),
                  files=np.array(data.info["test"]["files"]), threshold=threshold)
     if figure is not None:
         figure["cells"] = (data.test[0][0], found[0], data.test[1][0], data.labels["test"][0], threshold)
@@ -259,6 +270,7 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
                 (data.test[0][i], found[i], data.test[1][i][data.labels["test"][i] == k], data.info["test"]["files"][i],
                  threshold[k], truth[i, k], counted[i, k], k) for i in chosen]
     return {"smears (train/val/test)": f"{len(data.train[0])}/{len(data.val[0])}/{len(data.test[0])}",
+            "weights kept": {"last": "last epoch", "best": "epoch with the lowest validation loss"}[keep],
             "picture (height x width)": f"{size[0]} x {size[1]}", "base": base, "colour": colour, "flips": flips,
             **{f"AP {k}": round(v, 3) for k, v in result["AP"].items()}, "mAP@0.5": round(result["mAP"], 3),
             "validation mAP@0.5": round(on_val["mAP"], 3),
@@ -303,6 +315,9 @@ def main() -> None:
     parser.add_argument("--cell-base", choices=("small", "mobilenetv2"), default="small")
     parser.add_argument("--cell-epochs", type=int, default=35)
     parser.add_argument("--cell-no-flips", action="store_true", help="detect on each smear once, not four ways")
+    parser.add_argument("--cell-keep", choices=("last", "best"), default="last",
+                        help="weights kept: the last epoch's, or the epoch with the lowest validation loss (checking "
+                             "the validation smears after every epoch)")
     parser.add_argument("--cell-grey", action="store_true", help="smears in grey instead of colour (to compare)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--cell-save", default=None, help="save every test smear's detections and labels (.npz)")
@@ -312,8 +327,6 @@ def main() -> None:
     parser.add_argument("--figure", default=None, help="save an overlay picture here (PNG), e.g. docs/detection_overlay.png")
     args = parser.parse_args()
     figure = {} if args.figure else None
-    if args.heart_refine_epochs:
-        REFINE["frozen_epochs"], REFINE["tune_epochs"] = (int(v) for v in args.heart_refine_epochs.split(","))
     if args.only in (None, "heart"):
         augment = None if args.heart_augment is None else {
             k: float(v) for k, v in (pair.split("=") for pair in args.heart_augment.split(",") if pair)}
@@ -321,6 +334,8 @@ def main() -> None:
                         head_width=args.heart_head_width, n_models=args.heart_models, dropout=args.heart_dropout,
                         refine=args.heart_refine, shifts=None if args.heart_no_shifts else HEART_SHIFTS,
                         augment=augment, judge=args.heart_judge,
+                        refine_epochs=tuple(int(v) for v in args.heart_refine_epochs.split(","))
+                        if args.heart_refine_epochs else None,
                         fit_on=args.heart_fit_on or ("train" if args.heart_judge == "val" else "train+val"))
         seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
         runs = []
@@ -343,7 +358,8 @@ def main() -> None:
     if args.only in (None, "cells"):
         size = tuple(int(v) for v in args.cell_size.lower().split("x"))
         print("BCCD test smears:", cells(size, args.cell_epochs, args.cell_base, args.seed, not args.cell_grey,
-                                        not args.cell_no_flips, figure, args.cell_save),
+                                        not args.cell_no_flips, figure, args.cell_save,
+                                        args.cell_keep),
               flush=True)
     if figure:
         save_figure(figure, Path(args.figure))

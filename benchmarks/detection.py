@@ -249,7 +249,8 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
     timing = _since(began)
     found, val_found = (models.detect(model, data.test[0], flips=flips), models.detect(model, data.val[0], flips=flips))
     # Counting thresholds per class, chosen on the validation smears (as notebook 07 does).
-    threshold = boxes.choose_count_thresholds(val_found, boxes.count_objects(data.labels["val"], 3))
+    val_truth = boxes.count_objects(data.labels["val"], 3)
+    threshold = boxes.choose_count_thresholds(val_found, val_truth)
     result = boxes.evaluate_detections(list(zip(data.test[1], data.labels["test"])), found, data.class_names)
     on_val = boxes.evaluate_detections(list(zip(data.val[1], data.labels["val"])), val_found, data.class_names)
     counted = boxes.count_objects([f[1] for f in found], 3, [f[2] for f in found], threshold)
@@ -257,9 +258,8 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
     # A relative error needs a count to be relative to: smears with no red cell boxed are left out of it (named).
     red_off = boxes.count_errors(counted[:, 0], truth[:, 0])
     # A yardstick for that error: a "count" that never looks at the smear (always the validation smears' median).
-    blind = boxes.count_errors(np.full(len(truth), np.median(boxes.count_objects(data.labels["val"], 3)[:, 0])),
-                               truth[:, 0])
-    weighted = boxes.count_errors(confidence_counts(found, val_found, data.labels["val"]), truth[:, 0])
+    blind = boxes.count_errors(np.full(len(truth), np.median(val_truth[:, 0])), truth[:, 0])
+    weighted = boxes.count_errors(confidence_counts(found, val_found, val_truth[:, 0]), truth[:, 0])
     if save_to:  # every smear's detections and labels, to study the counts without training again
         as_objects = lambda rows: np.array(rows + [None], dtype=object)[:-1]  # noqa: E731 (array of tuples)
         np.savez(save_to, test_found=as_objects(found), val_found=as_objects(val_found),
@@ -297,16 +297,17 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
             **timing, "weights": models.count_params(model)}
 
 
-def confidence_counts(found, val_found, val_labels, floor: float = 0.05) -> np.ndarray:
+def confidence_counts(found, val_found, val_truth, floor: float = 0.05) -> np.ndarray:
     """Red cells counted another way, to compare: each found cell counts as much as the detector is sure of it
     (a cell it is 60 % sure of counts 0.6; found cells below ``floor`` not at all), the sums scaled by the factor
-    (0.5 to 2) that makes the validation smears' counts closest to BCCD's. Returns a count per test smear."""
+    (0.5 to 2) that makes the validation smears' counts closest to BCCD's (``val_truth``: their red cells boxed).
+    Returns a count per test smear."""
     def summed(detections):
         return np.array([scores[(labels == 0) & (scores >= floor)].sum() for _, labels, scores in detections])
 
-    truth = boxes.count_objects(val_labels, 3)[:, 0]
-    scale = min(np.arange(0.5, 2.01, 0.05), key=lambda k: np.nanmean(boxes.count_errors(np.round(k * summed(val_found)),
-                                                                                         truth)))
+    on_val = summed(val_found)   # once, not once per scale tried
+    scale = min(np.arange(0.5, 2.01, 0.05), key=lambda k: np.nanmean(boxes.count_errors(np.round(k * on_val),
+                                                                                         val_truth)))
     return np.round(scale * summed(found))
 
 

@@ -43,7 +43,7 @@
    IoU 0.5 per class and mAP (pycocotools' COCOeval) on validation and test, white
    cells counted exactly per smear, the red-cell count error (mean and median per
    smear, and all smears together) beside two yardsticks (always saying the validation
-   median; a confidence-weighted count, confidence_counts), training time. --cell-grey, --cell-size
+   median; a count by sureness, sureness_counts), training time. --cell-grey, --cell-size
    120x160, --cell-epochs, --cell-no-flips measure what each part brings;
    --cell-base mobilenetv2 is the pretrained variant (grey, measured worse).
    Targets: mAP@0.5 >= 0.85, WBC exact on >= 95 %, RBC within 10 %, <= 10 minutes.
@@ -259,7 +259,11 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
     red_off = boxes.count_errors(counted[:, 0], truth[:, 0])
     # A yardstick for that error: a "count" that never looks at the smear (always the validation smears' median).
     blind = boxes.count_errors(np.full(len(truth), np.median(val_truth[:, 0])), truth[:, 0])
-    weighted = boxes.count_errors(confidence_counts(found, val_found, val_truth[:, 0]), truth[:, 0])
+    by_sureness, scale = sureness_counts(found, val_found, val_truth)
+    weighted = boxes.count_errors(by_sureness[:, 0], truth[:, 0])
+    val_counted = boxes.count_objects([f[1] for f in val_found], 3, [f[2] for f in val_found], threshold)
+    val_off = [np.nanmean(boxes.count_errors(c[:, 0], val_truth[:, 0]))
+               for c in (val_counted, sureness_counts(val_found, val_found, val_truth)[0])]
     if save_to:  # every smear's detections and labels, to study the counts without training again
         as_objects = lambda rows: np.array(rows + [None], dtype=object)[:-1]  # noqa: E731 (array of tuples)
         np.savez(save_to, test_found=as_objects(found), val_found=as_objects(val_found),
@@ -292,23 +296,26 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
             "RBC count vs BCCD's per smear: correlation":
                 round(float(np.corrcoef(counted[:, 0], truth[:, 0])[0, 1]), 2),
             "RBC mean relative error of always saying the validation median": round(float(np.nanmean(blind)), 3),
-            "RBC relative error, confidence-weighted count (mean, median)":
+            "RBC counted by sureness: scale (cells per unit of sureness, from validation)": round(float(scale[0]), 2),
+            "RBC counted by sureness: relative error (mean, median)":
                 [round(float(f(weighted)), 3) for f in (np.nanmean, np.nanmedian)],
+            "RBC counted by sureness / labelled (all test smears)":
+                round(float(by_sureness[:, 0].sum() / truth[:, 0].sum()), 3),
+            "RBC counted by sureness: correlation with BCCD's": round(float(np.corrcoef(by_sureness[:, 0],
+                                                                                      truth[:, 0])[0, 1]), 2),
+            "RBC mean relative error on the validation smears (threshold, sureness)": [round(float(v), 3)
+                                                                                     for v in val_off],
+            "WBC exact, counted by sureness": round(float(np.mean(by_sureness[:, 1] == truth[:, 1])), 3),
             **timing, "weights": models.count_params(model)}
 
 
-def confidence_counts(found, val_found, val_truth, floor: float = 0.05) -> np.ndarray:
-    """Red cells counted another way, to compare: each found cell counts as much as the detector is sure of it
-    (a cell it is 60 % sure of counts 0.6; found cells below ``floor`` not at all), the sums scaled by the factor
-    (0.5 to 2) that makes the validation smears' counts closest to BCCD's (``val_truth``: their red cells boxed).
-    Returns a count per test smear."""
-    def summed(detections):
-        return np.array([scores[(labels == 0) & (scores >= floor)].sum() for _, labels, scores in detections])
-
-    on_val = summed(val_found)   # once, not once per scale tried
-    scale = min(np.arange(0.5, 2.01, 0.05), key=lambda k: np.nanmean(boxes.count_errors(np.round(k * on_val),
-                                                                                         val_truth)))
-    return np.round(scale * summed(found))
+def sureness_counts(found, val_found, val_truth) -> tuple[np.ndarray, np.ndarray]:
+    """Cells counted another way: each found cell weighs as much as the detector is sure of it
+    (boxes.confidence_sums), times how many cells BCCD boxed per unit of sureness on the validation smears
+    (``val_truth``: their counts per class), rounded to whole cells. Returns (counts per test smear and class,
+    the scale per class)."""
+    scale = val_truth.sum(axis=0) / np.maximum(boxes.confidence_sums(val_found, val_truth.shape[1]).sum(axis=0), 1e-9)
+    return np.round(boxes.confidence_sums(found, val_truth.shape[1]) * scale), scale
 
 
 def main() -> None:

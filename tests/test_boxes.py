@@ -112,6 +112,17 @@ def test_counts():
     np.testing.assert_array_equal(per_class, [[2, 0, 0], [0, 0, 1]])
 
 
+# Catches a sureness count that mixes classes, counts a box as 1, keeps boxes below the floor, or drops the last class.
+def test_confidence_sums_weigh_each_box_by_its_confidence_per_class():
+    found = [(np.zeros((4, 4)), np.array([0, 0, 1, 2]), np.array([0.9, 0.3, 0.6, 0.04])),
+             (np.zeros((0, 4)), np.array([], dtype=int), np.array([]))]
+    sums = boxes.confidence_sums(found, 3)
+    np.testing.assert_allclose(sums, [[1.2, 0.6, 0.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(boxes.confidence_sums(found, 3, floor=0.0)[0], [1.2, 0.6, 0.04])
+    with pytest.raises(RadkitError, match="3 labels but 2 confidences"):
+        boxes.confidence_sums([(np.zeros((3, 4)), np.array([0, 1, 2]), np.array([0.5, 0.5]))], 3)
+
+
 # Catches a relative count error that divides by "at least 1": a smear with no red cell boxed but 11 found then
 # counts as 1100 % off and rules the mean of 72 smears (it did in notebook 07: 72 % mean, 27 % without it).
 def test_count_errors_leave_out_pictures_with_nothing_labelled():

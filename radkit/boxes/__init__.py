@@ -29,6 +29,6 @@ from radkit.boxes.formats import (FORMATS, convert, check_boxes, clip, area, iou
 from radkit.boxes.measure import (resize_with_boxes, crop_around, uncrop_boxes, jitter_boxes, read_pictures,
                                  draw_boxes, box_of_mask,
                                  cardiothoracic_ratio, estimate_thorax_boxes, evaluate_detections, plot_precision_recall,
-                                 count_objects, count_errors, pad)  # noqa: F401
+                                 count_objects, confidence_sums, count_errors, pad)  # noqa: F401
 from radkit.boxes.datasets import (BoxDataset, load_heart_boxes, BLOOD_CLASSES, phantom_smears,
                                  load_blood_cells, choose_count_thresholds)  # noqa: F401

@@ -314,6 +314,26 @@ def count_objects(labels_per_picture, n_classes: int, scores_per_picture=None, t
     return np.array(counts, dtype=int).reshape(-1, n_classes)
 
 
+def confidence_sums(detections, n_classes: int, floor: float = 0.05) -> np.ndarray:
+    """A count that weighs each found object by how sure the detector is of it, shape (pictures, classes) (notebook 07).
+
+    ``detections``: one ``(boxes, labels, scores)`` per picture, as ``models.detect`` gives.
+    A cell the detector is 60 % sure of adds 0.6 instead of 1 or 0, so a cell near a
+    counting threshold no longer flips the count; boxes below ``floor`` add nothing.
+    The sums are not counts yet: multiply them by how many objects were labelled per unit of
+    sureness on validation pictures, e.g. ``true.sum(axis=0) / confidence_sums(val, n).sum(axis=0)``.
+    """
+    sums = np.zeros((len(detections), n_classes))
+    for i, (_, labels, scores) in enumerate(detections):
+        labels, scores = np.asarray(labels, dtype=int), np.asarray(scores, dtype=float)
+        if labels.shape != scores.shape:
+            raise RadkitError(f"Picture {i + 1} has {labels.size} labels but {scores.size} confidences.",
+                              "Give each found object one label and one confidence (what models.detect returns).")
+        sure = scores >= floor
+        sums[i] = np.bincount(labels[sure], weights=scores[sure], minlength=n_classes)[:n_classes]
+    return sums
+
+
 def count_errors(counted, truth) -> np.ndarray:
     """How far each picture's count is from the true count, as a share of it: 0.1 is 10 % off (notebook 07).
 

@@ -42,9 +42,9 @@
    Counting thresholds per class chosen on the validation smears. Reports AP at
    IoU 0.5 per class and mAP (pycocotools' COCOeval) on validation and test, white
    cells counted exactly per smear, the red-cell count error (mean and median per
-   smear, and all smears together) beside two yardsticks (always saying the validation
-   median; a count by sureness, sureness_counts), training time. --cell-grey, --cell-size
-   120x160, --cell-epochs, --cell-no-flips measure what each part brings;
+   smear, and all smears together) counted by threshold and by sureness (sureness_counts,
+   as notebook 07 does), beside a yardstick (always saying the validation median), training time. --cell-grey, --cell-size
+   120x160, --cell-epochs, --cell-no-flips measure what each part brings; --seeds 42,0,1 trains once per seed;
    --cell-base mobilenetv2 is the pretrained variant (grey, measured worse).
    Targets: mAP@0.5 >= 0.85, WBC exact on >= 95 %, RBC within 10 %, <= 10 minutes.
 
@@ -52,6 +52,7 @@
     RADKIT_LOCAL_DATA=../shared/data python benchmarks/detection.py --only ctr
     RADKIT_LOCAL_DATA=../shared/data python benchmarks/detection.py --only heart --seeds 42,0,1
     RADKIT_LOCAL_DATA=../shared/data python benchmarks/detection.py --only heart --heart-judge val
+    RADKIT_LOCAL_DATA=../shared/data python benchmarks/detection.py --only cells --seeds 42,0,1
 
 Times: wall-clock seconds and this process's CPU seconds (resource.getrusage, all
 threads). On a shared CPU the wall time is longer than alone; CPU time is less so.
@@ -355,7 +356,7 @@ def main() -> None:
     parser.add_argument("--cell-save", default=None, help="save every test smear's detections and labels (.npz)")
     parser.add_argument("--heart-save", default=None, help="save the heart boxes drawn to this .npz (one per seed)")
     parser.add_argument("--seeds", default=None,
-                        help="heart: train once per seed (e.g. 42,0,1), print each and the mean")
+                        help="heart and cells: train once per seed (e.g. 42,0,1), print each and the mean")
     parser.add_argument("--figure", default=None, help="save an overlay picture here (PNG), e.g. docs/detection_overlay.png")
     args = parser.parse_args()
     figure = {} if args.figure else None
@@ -389,10 +390,20 @@ def main() -> None:
         print("Cardiothoracic ratio, 146 real films:", cardiothoracic(width_error=check["mean width error"]), flush=True)
     if args.only in (None, "cells"):
         size = tuple(int(v) for v in args.cell_size.lower().split("x"))
-        print("BCCD test smears:", cells(size, args.cell_epochs, args.cell_base, args.seed, not args.cell_grey,
-                                        not args.cell_no_flips, figure, args.cell_save,
-                                        args.cell_keep),
-              flush=True)
+        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
+        runs = []
+        for seed in seeds:
+            runs.append(cells(size, args.cell_epochs, args.cell_base, seed, not args.cell_grey, not args.cell_no_flips,
+                              figure if seed == seeds[0] else None,
+                              args.cell_save and args.cell_save.replace(".npz", f"_seed{seed}.npz")
+                              if len(seeds) > 1 else args.cell_save, args.cell_keep))
+            print(f"BCCD test smears (seed {seed}):", runs[-1], flush=True)
+        if len(runs) > 1:
+            keys = ("mAP@0.5", "validation mAP@0.5", "AP Platelets", "WBC exact", "RBC mean relative count error",
+                    "training CPU seconds")
+            print(f"BCCD, {len(runs)} seeds {seeds}:", {**{f"{k} per seed": [run[k] for run in runs] for k in keys},
+                                                       **{f"{k}, mean": round(float(np.mean([run[k] for run in runs])), 3)
+                                                          for k in keys}}, flush=True)
     if figure:
         save_figure(figure, Path(args.figure))
 

@@ -43,9 +43,10 @@
    IoU 0.5 per class and mAP (pycocotools' COCOeval) on validation and test, white
    cells counted exactly per smear, the red-cell count error (mean and median per
    smear, and all smears together) counted by threshold and by sureness (sureness_counts,
-   as notebook 07 does), beside a yardstick (always saying the validation median), training time. --cell-grey, --cell-size
-   120x160, --cell-epochs, --cell-no-flips measure what each part brings; --seeds 42,0,1 trains once per seed;
-   --cell-base mobilenetv2 is the pretrained variant (grey, measured worse).
+   as notebook 07 does), beside a yardstick (always saying the validation median), training
+   time. --cell-grey, --cell-size 120x160, --cell-epochs, --cell-no-flips measure what each
+   part brings; --seeds 42,0,1 trains once per seed; --cell-base mobilenetv2 is the
+   pretrained variant (grey, measured worse).
    Targets: mAP@0.5 >= 0.85, WBC exact on >= 95 %, RBC within 10 %, <= 10 minutes.
 
     RADKIT_LOCAL_DATA=../shared/data python benchmarks/detection.py --figure docs/detection_overlay.png

@@ -42,7 +42,7 @@
    Counting thresholds per class chosen on the validation smears. Reports AP at
    IoU 0.5 per class and mAP (pycocotools' COCOeval) on validation and test, white
    cells counted exactly per smear, the red-cell count error (mean and median per
-   smear, and all smears together) counted by threshold and by sureness (sureness_counts,
+   smear, and all smears together) counted by threshold and by sureness (boxes.confidence_sums,
    as notebook 07 does), beside a yardstick (always saying the validation median), training
    time. --cell-grey, --cell-size 120x160, --cell-epochs, --cell-no-flips measure what each
    part brings; --seeds 42,0,1 trains once per seed; --cell-base mobilenetv2 is the
@@ -261,11 +261,15 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
     red_off = boxes.count_errors(counted[:, 0], truth[:, 0])
     # A yardstick for that error: a "count" that never looks at the smear (always the validation smears' median).
     blind = boxes.count_errors(np.full(len(truth), np.median(val_truth[:, 0])), truth[:, 0])
-    by_sureness, scale = sureness_counts(found, val_found, val_truth)
+    # Counted by sureness (as notebook 07 does): confidences summed, times BCCD's cells per unit of sureness on
+    # the validation smears, rounded to whole cells.
+    val_sums = boxes.confidence_sums(val_found, 3)
+    scale = val_truth.sum(axis=0) / np.maximum(val_sums.sum(axis=0), 1e-9)
+    by_sureness = np.round(boxes.confidence_sums(found, 3) * scale)
     weighted = boxes.count_errors(by_sureness[:, 0], truth[:, 0])
     val_counted = boxes.count_objects([f[1] for f in val_found], 3, [f[2] for f in val_found], threshold)
     val_off = [np.nanmean(boxes.count_errors(c[:, 0], val_truth[:, 0]))
-               for c in (val_counted, sureness_counts(val_found, val_found, val_truth)[0])]
+               for c in (val_counted, np.round(val_sums * scale))]
     if save_to:  # every smear's detections and labels, to study the counts without training again
         as_objects = lambda rows: np.array(rows + [None], dtype=object)[:-1]  # noqa: E731 (array of tuples)
         np.savez(save_to, test_found=as_objects(found), val_found=as_objects(val_found),
@@ -311,13 +315,10 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
             **timing, "weights": models.count_params(model)}
 
 
-def sureness_counts(found, val_found, val_truth) -> tuple[np.ndarray, np.ndarray]:
-    """Cells counted another way: each found cell weighs as much as the detector is sure of it
-    (boxes.confidence_sums), times how many cells BCCD boxed per unit of sureness on the validation smears
-    (``val_truth``: their counts per class), rounded to whole cells. Returns (counts per test smear and class,
-    the scale per class)."""
-    scale = val_truth.sum(axis=0) / np.maximum(boxes.confidence_sums(val_found, val_truth.shape[1]).sum(axis=0), 1e-9)
-    return np.round(boxes.confidence_sums(found, val_truth.shape[1]) * scale), scale
+def across_seeds(runs: list, keys) -> dict:
+    """Each figure named in ``keys`` for every seed's run, then its mean over the seeds."""
+    return {**{f"{k} per seed": [run[k] for run in runs] for k in keys},
+            **{f"{k}, mean": round(float(np.mean([run[k] for run in runs])), 3) for k in keys}}
 
 
 def main() -> None:
@@ -361,6 +362,7 @@ def main() -> None:
     parser.add_argument("--figure", default=None, help="save an overlay picture here (PNG), e.g. docs/detection_overlay.png")
     args = parser.parse_args()
     figure = {} if args.figure else None
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
     if args.only in (None, "heart"):
         augment = None if args.heart_augment is None else {
             k: float(v) for k, v in (pair.split("=") for pair in args.heart_augment.split(",") if pair)}
@@ -371,7 +373,6 @@ def main() -> None:
                         refine_epochs=tuple(int(v) for v in args.heart_refine_epochs.split(","))
                         if args.heart_refine_epochs else None,
                         fit_on=args.heart_fit_on or ("train" if args.heart_judge == "val" else "train+val"))
-        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
         runs = []
         for seed in seeds:
             runs.append(heart(args.size, args.heart_frozen_epochs, args.heart_tune_epochs, seed,
@@ -380,18 +381,15 @@ def main() -> None:
             print("Heart boxes (NIH, held-out patients):" if args.heart_judge == "test" else
                   "Heart boxes (NIH, VALIDATION patients):", runs[-1], flush=True)
         if len(runs) > 1:
-            summary = {key: [run[key] for run in runs] for key in ("mean IoU", "IoU > 0.5", "training CPU seconds")}
-            print(f"Heart, {len(runs)} seeds {seeds}:",
-                  {**{f"{k} per seed": v for k, v in summary.items()},
-                   **{f"{k}, mean": round(float(np.mean(v)), 3) for k, v in summary.items()},
-                   "mean IoU, spread (max - min)": round(float(np.ptp(summary["mean IoU"])), 3)}, flush=True)
+            print(f"Heart, {len(runs)} seeds {seeds}:", {
+                **across_seeds(runs, ("mean IoU", "IoU > 0.5", "training CPU seconds")),
+                "mean IoU, spread (max - min)": round(float(np.ptp([run["mean IoU"] for run in runs])), 3)}, flush=True)
     if args.only in (None, "ctr"):
         check = thorax_check()
         print("Thoracic width from the film vs real lung masks:", check, flush=True)
         print("Cardiothoracic ratio, 146 real films:", cardiothoracic(width_error=check["mean width error"]), flush=True)
     if args.only in (None, "cells"):
         size = tuple(int(v) for v in args.cell_size.lower().split("x"))
-        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
         runs = []
         for seed in seeds:
             runs.append(cells(size, args.cell_epochs, args.cell_base, seed, not args.cell_grey, not args.cell_no_flips,
@@ -400,11 +398,9 @@ def main() -> None:
                               if len(seeds) > 1 else args.cell_save, args.cell_keep))
             print(f"BCCD test smears (seed {seed}):", runs[-1], flush=True)
         if len(runs) > 1:
-            keys = ("mAP@0.5", "validation mAP@0.5", "AP Platelets", "WBC exact", "RBC mean relative count error",
-                    "training CPU seconds")
-            print(f"BCCD, {len(runs)} seeds {seeds}:", {**{f"{k} per seed": [run[k] for run in runs] for k in keys},
-                                                       **{f"{k}, mean": round(float(np.mean([run[k] for run in runs])), 3)
-                                                          for k in keys}}, flush=True)
+            print(f"BCCD, {len(runs)} seeds {seeds}:", across_seeds(runs, (
+                "mAP@0.5", "validation mAP@0.5", "AP Platelets", "WBC exact", "RBC mean relative count error",
+                "training CPU seconds")), flush=True)
     if figure:
         save_figure(figure, Path(args.figure))
 

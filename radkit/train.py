@@ -63,20 +63,23 @@ def _augment_batch(images, seed, settings: dict):
     def uniform(i, spread, shape=None):
         return tf.random.stateless_uniform(shape or [n], seeds[i], -spread, spread)
 
-    angle = uniform(0, settings["rotation"] * math.pi / 180)
-    scale = 1.0 + uniform(1, settings["zoom"])           # > 1 means closer (zoom in)
-    shift = uniform(2, settings["shift"], [n, 2]) * tf.stack([width, height])
-    # For each output pixel (x, y), the input pixel it is read from: rotate and scale about the centre.
-    a0, a1 = tf.cos(angle) / scale, -tf.sin(angle) / scale
-    b0, b1 = tf.sin(angle) / scale, tf.cos(angle) / scale
-    cx, cy = (width - 1) / 2, (height - 1) / 2
-    a2 = cx - a0 * cx - a1 * cy + shift[:, 0]
-    b2 = cy - b0 * cx - b1 * cy + shift[:, 1]
-    zeros = tf.zeros_like(a0)
-    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-    out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=tf.shape(images)[1:3], fill_value=0.0,
-        interpolation="BILINEAR", fill_mode="NEAREST")
+    out = images
+    # With no rotation, zoom or shift (the detectors' colour step) there is nothing to resample: skipped.
+    if settings["rotation"] or settings["zoom"] or settings["shift"]:
+        angle = uniform(0, settings["rotation"] * math.pi / 180)
+        scale = 1.0 + uniform(1, settings["zoom"])           # > 1 means closer (zoom in)
+        shift = uniform(2, settings["shift"], [n, 2]) * tf.stack([width, height])
+        # For each output pixel (x, y), the input pixel it is read from: rotate and scale about the centre.
+        a0, a1 = tf.cos(angle) / scale, -tf.sin(angle) / scale
+        b0, b1 = tf.sin(angle) / scale, tf.cos(angle) / scale
+        cx, cy = (width - 1) / 2, (height - 1) / 2
+        a2 = cx - a0 * cx - a1 * cy + shift[:, 0]
+        b2 = cy - b0 * cx - b1 * cy + shift[:, 1]
+        zeros = tf.zeros_like(a0)
+        transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+        out = tf.raw_ops.ImageProjectiveTransformV3(
+            images=images, transforms=transforms, output_shape=tf.shape(images)[1:3], fill_value=0.0,
+            interpolation="BILINEAR", fill_mode="NEAREST")
     mean = tf.reduce_mean(out, axis=[1, 2, 3], keepdims=True)
     contrast = tf.reshape(1.0 + uniform(3, settings["contrast"]), [-1, 1, 1, 1])
     brightness = tf.reshape(uniform(4, settings["brightness"]), [-1, 1, 1, 1])
@@ -148,6 +151,25 @@ def _as_input(images, what: str, channels: bool = False, colour: bool = False) -
     return images
 
 
+def _keras_moves(settings: dict, seeds, fill_mode: str, **box_format) -> list:
+    """Keras' own layers that turn, zoom and shift a picture, and its mask or boxes with it: one per move.
+
+    A move set to 0 is left out: it would still resample every pixel for nothing (with the detectors'
+    colour step, two fifths of a smear epoch's augmentation). ``seeds``: one per move (turn, zoom, shift).
+    """
+    import keras
+
+    layers, rotation, zoom, shift = keras.layers, settings["rotation"], settings["zoom"], settings["shift"]
+    steps = []
+    if rotation:
+        steps.append(layers.RandomRotation(rotation / 360, fill_mode=fill_mode, seed=seeds[0], **box_format))
+    if zoom:
+        steps.append(layers.RandomZoom(zoom, fill_mode=fill_mode, seed=seeds[1], **box_format))
+    if shift:
+        steps.append(layers.RandomTranslation(shift, shift, fill_mode=fill_mode, seed=seeds[2], **box_format))
+    return steps
+
+
 def _mask_augmenter(settings: dict, seed: int):
     """Keras' own image layers, given a dict of pictures and ``segmentation_masks``, move both together (notebook 08).
 
@@ -156,11 +178,9 @@ def _mask_augmenter(settings: dict, seed: int):
     """
     import keras
 
-    layers = [keras.layers.RandomRotation(settings["rotation"] / 360, fill_mode="constant", seed=seed),
-              keras.layers.RandomZoom(settings["zoom"], fill_mode="constant", seed=seed + 1),
-              keras.layers.RandomTranslation(settings["shift"], settings["shift"], fill_mode="constant", seed=seed + 2),
-              keras.layers.RandomBrightness(settings["brightness"], value_range=(0, 1), seed=seed + 3),
-              keras.layers.RandomContrast(settings["contrast"], value_range=(0, 1), seed=seed + 4)]
+    layers = _keras_moves(settings, (seed, seed + 1, seed + 2), "constant") + [
+        keras.layers.RandomBrightness(settings["brightness"], value_range=(0, 1), seed=seed + 3),
+        keras.layers.RandomContrast(settings["contrast"], value_range=(0, 1), seed=seed + 4)]
 
     def move_together(images, masks):
         batch = {"images": images, "segmentation_masks": masks}
@@ -286,12 +306,9 @@ def _box_augmenter(settings: dict, flip: bool, seed: int):
     """
     import keras
 
-    layers, fmt = keras.layers, {"bounding_box_format": "xyxy", "seed": seed}
-    steps = [layers.RandomRotation(settings["rotation"] / 360, fill_mode="nearest", **fmt),
-             layers.RandomZoom(settings["zoom"], fill_mode="nearest", **fmt),
-             layers.RandomTranslation(settings["shift"], settings["shift"], fill_mode="nearest", **fmt)]
+    steps = _keras_moves(settings, (seed, seed, seed), "nearest", bounding_box_format="xyxy")
     if flip:
-        steps.append(layers.RandomFlip("horizontal_and_vertical", **fmt))
+        steps.append(keras.layers.RandomFlip("horizontal_and_vertical", bounding_box_format="xyxy", seed=seed))
     return steps
 
 

@@ -96,6 +96,26 @@ def test_augmentation_is_seeded_and_varied():
     assert not np.allclose(out[0], out[1])  # each picture in a batch is changed differently
 
 
+def test_augmentation_skips_the_moves_set_to_zero():
+    """A move set to 0 resamples nothing: the detectors' colour step and their Keras box layers were each
+    resampling every pixel for nothing, a fifth of a smear epoch's time (benchmarks/detection.py)."""
+    tf = pytest.importorskip("tensorflow")
+    still = {**train.AUGMENT, "rotation": 0.0, "zoom": 0.0, "shift": 0.0}
+
+    def resamples(settings):
+        traced = tf.function(lambda x: train._augment_batch(x, [1, 2], settings))
+        graph = traced.get_concrete_function(tf.TensorSpec([None, 8, 8, 3], tf.float32)).graph
+        return "ImageProjectiveTransformV3" in {op.type for op in graph.get_operations()}
+
+    assert resamples(train.AUGMENT) and not resamples(still)
+    steps = train._box_augmenter({**train.AUGMENT, "rotation": 0.0}, flip=True, seed=0)
+    assert [type(step).__name__ for step in steps] == ["RandomZoom", "RandomTranslation", "RandomFlip"]
+    assert [type(step).__name__ for step in train._box_augmenter(still, flip=False, seed=0)] == []
+    # Brightness and contrast still change the pictures.
+    image = np.repeat(_asymmetric_image(), 2, axis=0)
+    assert not np.allclose(train.augment(image, seed=1, **still), image)
+
+
 def test_augmentation_settings_are_checked():
     with pytest.raises(RadkitError, match="flip"):
         train.augment(_asymmetric_image(), flip=True)

@@ -155,7 +155,7 @@ def _keras_moves(settings: dict, seeds, fill_mode: str, **box_format) -> list:
     """Keras' own layers that turn, zoom and shift a picture, and its mask or boxes with it: one per move.
 
     A move set to 0 is left out: it would still resample every pixel for nothing (with the detectors'
-    colour step, two fifths of a smear epoch's augmentation). ``seeds``: one per move (turn, zoom, shift).
+    colour step, about a quarter of a smear epoch's augmentation time). ``seeds``: one per move (turn, zoom, shift).
     """
     import keras
 

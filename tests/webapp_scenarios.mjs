@@ -6,26 +6,22 @@
 // so the caller can stop the web server and prove that nothing comes from it any more; "update" prints
 // "rebuild-the-site" and waits likewise.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { createRequire } from 'node:module';
+import { launch, refuseOtherOrigins, watchPage, cspViolations } from '../radkit/webapp/chromium.mjs';
 
 const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const require = createRequire(path.join(job.node_modules, 'radkit-scenarios.js'));
 const { chromium } = require('playwright-core');
 
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const origin = new URL(job.url).origin;
 const report = { requests: [], blocked: [], failed: [], errors: [], csp: [] };
 let phase = 'online';
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'radkit-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: job.chromium, headless: true, args: [...FLAGS, ...(job.flags || [])],
-  viewport: job.viewport || { width: 420, height: 860 }, deviceScaleFactor: job.device_scale_factor || 1,
-  permissions: job.permissions || [],
+const { context, close } = await launch(chromium, job.chromium, {
+  flags: job.flags || [], viewport: job.viewport || { width: 420, height: 860 },
+  deviceScaleFactor: job.device_scale_factor || 1, permissions: job.permissions || [],
 });
 
 function waitForLine() {
@@ -73,11 +69,7 @@ function overflow() {
 }
 
 try {
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (new URL(url).origin !== origin) { report.blocked.push(url); return route.abort(); }
-    return route.continue();
-  });
+  await refuseOtherOrigins(context, origin, report);
   // Requests of the page and of its service worker alike (Playwright reports both for Chromium).
   context.on('request', (request) => report.requests.push({ url: request.url(), phase,
     by: request.serviceWorker() ? 'service worker' : 'page' }));
@@ -87,14 +79,7 @@ try {
     if (entry) entry.from_service_worker = response.fromServiceWorker();
   });
   const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(job.timeout_ms);
-  page.on('console', (message) => { if (message.type() === 'error') report.errors.push(message.text()); });
-  page.on('pageerror', (error) => report.errors.push(String(error)));
-  await page.addInitScript(() => {
-    window.__cspViolations = [];
-    document.addEventListener('securitypolicyviolation',
-      (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
+  await watchPage(page, report, job.timeout_ms);
   if (job.deny_camera) {
     // What the browser does when the person presses "Block" (or the camera is missing: NotFoundError).
     await page.addInitScript((name) => {
@@ -226,9 +211,8 @@ try {
     throw new Error(`unknown scenario ${job.scenario}`);
   }
   if (job.screenshot) await page.screenshot({ path: job.screenshot, fullPage: true });
-  report.csp = await page.evaluate(() => window.__cspViolations);
+  report.csp = await cspViolations(page);
 } finally {
-  await context.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log(JSON.stringify(report));

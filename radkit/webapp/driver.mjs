@@ -1,43 +1,25 @@
 // Drive the RadKit web app in a headless Chromium (used by radkit.deploy.try_in_browser).
 // Usage: node driver.mjs job.json   -> prints one line of JSON: what the page did.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { launch, refuseOtherOrigins, watchPage, cspViolations } from './chromium.mjs';
 
 const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const require = createRequire(path.join(job.node_modules, 'radkit-driver.js'));
 const { chromium } = require('playwright-core');
 
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'radkit-chromium-'));
 const report = { origin: `${new URL(job.url).origin}/`, requests: [], blocked: [], errors: [], csp: [], outputs: {}, timings: {}, files: [] };
 const origin = new URL(job.url).origin;
 
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: job.chromium, headless: true, args: FLAGS,
-  viewport: { width: job.width, height: job.height }, deviceScaleFactor: 1,
-});
+const { context, close } = await launch(chromium, job.chromium, { viewport: { width: job.width, height: job.height } });
 try {
-  // Every request the page makes passes through here; anything not from the page's own origin is refused.
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (new URL(url).origin !== origin) { report.blocked.push(url); return route.abort(); }
-    return route.continue();
-  });
+  await refuseOtherOrigins(context, origin, report);
   context.on('request', (request) => {
     report.requests.push(request.url());
   });
   const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(job.timeout_ms);
-  page.on('console', (message) => { if (message.type() === 'error') report.errors.push(message.text()); });
-  page.on('pageerror', (error) => report.errors.push(String(error)));
-  await page.addInitScript(() => {
-    window.__cspViolations = [];
-    document.addEventListener('securitypolicyviolation',
-      (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
+  await watchPage(page, report, job.timeout_ms);
 
   const url = new URL(job.url);
   if (job.backend) url.searchParams.set('backend', job.backend);
@@ -69,9 +51,8 @@ try {
     report.files.push(result);
   }
   if (job.screenshot) await page.screenshot({ path: job.screenshot, fullPage: true });
-  report.csp = await page.evaluate(() => window.__cspViolations);
+  report.csp = await cspViolations(page);
 } finally {
-  await context.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log(JSON.stringify(report));

@@ -1,0 +1,48 @@
+"""The blind second reading of BCCD's test smears (benchmarks/bccd_second_reading.csv), which the detection
+benchmark sets beside BCCD's own counts: it must cover exactly the test smears, and the comparison must
+count agreement the way the README reports it."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import detection  # noqa: E402  (benchmarks/detection.py)
+
+
+def test_the_reading_covers_exactly_the_bccd_test_smears(shared_data):
+    listed = shared_data / "bccd" / "BCCD" / "ImageSets" / "Main" / "test.txt"
+    if not listed.exists():
+        pytest.skip("BCCD is not in the shared data")
+    files = [f"{name}.jpg" for name in listed.read_text().split()]
+    reading = detection.second_reading(files)
+    assert set(reading) == {"white_A", "white_B", "red_whole_C", "red_cut_C", "red_whole_D", "red_cut_D"}
+    for counts in reading.values():
+        assert len(counts) == 72 and counts.min() >= 0
+    # In the order asked for, not the file's: reversing the smears reverses the counts.
+    backwards = detection.second_reading(files[::-1])
+    assert all(np.array_equal(backwards[c], reading[c][::-1]) for c in reading)
+    with pytest.raises(SystemExit, match="not the 71 test smears"):
+        detection.second_reading(files[:-1])
+
+
+def test_comparison_with_the_readers_counted_by_hand():
+    # Three smears. White cells: A 1, 2, 1; B 1, 2, 2 (they agree on two); BCCD 1, 1, 1; detector 1, 2, 0.
+    reading = {"white_A": np.array([1, 2, 1]), "white_B": np.array([1, 2, 2]),
+               "red_whole_C": np.array([10, 20, 8]), "red_cut_C": np.array([2, 2, 2]),
+               "red_whole_D": np.array([10, 16, 12]), "red_cut_D": np.array([4, 2, 0])}
+    truth = np.array([[5, 1, 0], [20, 1, 0], [10, 1, 0]])
+    counted = np.array([[9, 1, 0], [18, 2, 0], [10, 0, 0]])
+    found = detection.compare_with_readers(reading, truth, counted, counted)
+    assert found["white cells: readers A and B agree"] == "2 of 3 smears"
+    assert found["white cells: BCCD agrees with reader A"] == "2 of 3 smears"
+    assert found["WBC exact against reader A"] == round(2 / 3, 3)
+    # Whole red cells, D against C: 0, 4/20, 4/8 off -> mean 0.233.
+    assert found["red cells wholly inside, reader D vs reader C: mean relative difference, correlation"][0] == 0.233
+    # With the cut ones: D 14, 18, 12 against C 12, 22, 10 -> 2/12, 4/22, 2/10 -> 0.183.
+    assert found["red cells with those cut by the edge, reader D vs reader C"][0] == 0.183
+    # The readers' mean of whole cells is 10, 18, 10: BCCD is 5/10, 2/18, 0 off -> 0.204; the detector 1/10, 0, 0.
+    assert found["BCCD vs the readers' mean of whole red cells"][0] == 0.204
+    assert found["RBC counted by threshold vs the readers' mean of whole red cells"][0] == 0.033

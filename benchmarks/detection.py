@@ -328,7 +328,8 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
                                                                                      for v in val_off],
             "WBC exact, counted by sureness": round(float(np.mean(by_sureness[:, 1] == truth[:, 1])), 3),
             **({} if reading is None else {"second reading (benchmarks/bccd_second_reading.csv)":
-                                           compare_with_readers(reading, truth, counted, by_sureness)}),
+                                           compare_with_readers(reading, truth, counted, by_sureness,
+                                                                np.median(val_truth[:, 0]))}),
             **timing, "weights": models.count_params(model)}
 
 
@@ -353,9 +354,11 @@ def second_reading(files) -> dict[str, np.ndarray] | None:
     return {c: np.array([int(rows[n][c]) for n in names]) for c in columns}
 
 
-def compare_with_readers(reading: dict, truth: np.ndarray, counted: np.ndarray, by_sureness: np.ndarray) -> dict:
+def compare_with_readers(reading: dict, truth: np.ndarray, counted: np.ndarray, by_sureness: np.ndarray,
+                         yardstick: float) -> dict:
     """How BCCD's counts, the readers' and the detector's agree, smear by smear (``truth``, ``counted``,
-    ``by_sureness``: (smears, 3) counts of RBC, WBC, platelets)."""
+    ``by_sureness``: (smears, 3) counts of RBC, WBC, platelets). ``yardstick``: a red-cell count that never looks
+    at the smear (the validation smears' median), to say how far a blind guess is from the readers."""
     white_a, white_b = reading["white_A"], reading["white_B"]
     agreed = white_a == white_b
     red_c, red_d = (reading[f"red_whole_{r}"] + reading[f"red_cut_{r}"] for r in "CD")
@@ -382,7 +385,9 @@ def compare_with_readers(reading: dict, truth: np.ndarray, counted: np.ndarray, 
             "RBC counted by threshold vs the readers' mean of whole red cells": [off(counted[:, 0], readers_whole),
                                                                                 corr(counted[:, 0], readers_whole)],
             "RBC counted by sureness vs the readers' mean of whole red cells": [off(by_sureness[:, 0], readers_whole),
-                                                                               corr(by_sureness[:, 0], readers_whole)]}
+                                                                               corr(by_sureness[:, 0], readers_whole)],
+            f"always saying {yardstick:g} vs the readers' mean of whole red cells":
+                off(np.full(len(readers_whole), yardstick), readers_whole)}
 
 
 def across_seeds(runs: list, keys) -> dict:

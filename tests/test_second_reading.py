@@ -35,7 +35,7 @@ def test_comparison_with_the_readers_counted_by_hand():
                "red_whole_D": np.array([10, 16, 12]), "red_cut_D": np.array([4, 2, 0])}
     truth = np.array([[5, 1, 0], [20, 1, 0], [10, 1, 0]])
     counted = np.array([[9, 1, 0], [18, 2, 0], [10, 0, 0]])
-    found = detection.compare_with_readers(reading, truth, counted, counted)
+    found = detection.compare_with_readers(reading, truth, counted, counted, yardstick=12)
     assert found["white cells: readers A and B agree"] == "2 of 3 smears"
     assert found["white cells: BCCD agrees with reader A"] == "2 of 3 smears"
     assert found["WBC exact against reader A"] == round(2 / 3, 3)
@@ -46,3 +46,5 @@ def test_comparison_with_the_readers_counted_by_hand():
     # The readers' mean of whole cells is 10, 18, 10: BCCD is 5/10, 2/18, 0 off -> 0.204; the detector 1/10, 0, 0.
     assert found["BCCD vs the readers' mean of whole red cells"][0] == 0.204
     assert found["RBC counted by threshold vs the readers' mean of whole red cells"][0] == 0.033
+    # A blind count of 12 against 10, 18, 10: 0.2, 1/3, 0.2 off -> 0.244.
+    assert found["always saying 12 vs the readers' mean of whole red cells"] == 0.244

@@ -51,6 +51,9 @@
    time. --cell-grey, --cell-size 240x320, --cell-epochs, --cell-no-flips measure what each
    part brings; --seeds 42,0,1 trains once per seed; --cell-base mobilenetv2 is the
    pretrained variant (grey, measured worse).
+   The counts are also set beside a blind second reading of the test smears (boxes.second_reading:
+   two readers' white cells, two others' red cells, none of them shown BCCD's boxes; how it was made:
+   radkit/boxes/bccd_second_reading.md): how far the readers are from each other, BCCD and the detector from them.
    Targets: mAP@0.5 >= 0.85, WBC exact on >= 95 %, RBC within 10 %, <= 10 minutes.
 
     RADKIT_LOCAL_DATA=../shared/data python benchmarks/detection.py --figure docs/detection_overlay.png
@@ -290,7 +293,7 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
                  test_boxes=as_objects(list(data.test[1])), test_labels=as_objects(list(data.labels["test"])),
                  val_labels=as_objects(list(data.labels["val"])),
                  files=np.array(data.info["test"]["files"]), threshold=threshold)
-    reading = second_reading(data.info["test"]["files"])  # two blind readers' counts, beside BCCD's
+    reading = boxes.second_reading(data.info["test"]["files"])  # blind readers' counts, beside BCCD's
     if figure is not None:
         figure["cells"] = (data.test[0][0], found[0], data.test[1][0], data.labels["test"][0], threshold)
         # The smears to look at: every white-cell miscount; the two red-cell counts most under and most over BCCD's.
@@ -327,31 +330,10 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
             "RBC mean relative error on the validation smears (threshold, sureness)": [round(float(v), 3)
                                                                                      for v in val_off],
             "WBC exact, counted by sureness": round(float(np.mean(by_sureness[:, 1] == truth[:, 1])), 3),
-            **({} if reading is None else {"second reading (benchmarks/bccd_second_reading.csv)":
+            **({} if reading is None else {"second reading (radkit/boxes/bccd_second_reading.csv)":
                                            compare_with_readers(reading, truth, counted, by_sureness,
                                                                 np.median(val_truth[:, 0]))}),
             **timing, "weights": models.count_params(model)}
-
-
-SECOND_READING = Path(__file__).with_name("bccd_second_reading.csv")
-
-
-def second_reading(files) -> dict[str, np.ndarray] | None:
-    """The blind second reading of the 72 BCCD test smears (SECOND_READING): per smear, the white cells counted by
-    readers A and B, and the red cells wholly inside the picture and cut by its edge counted by readers C and D.
-    Each reader counted by eye, alone, without BCCD's boxes or the detector's (how: the README). None if the file
-    is missing; a SystemExit if it does not list exactly these smears."""
-    import csv
-
-    if not SECOND_READING.exists():
-        return None
-    with open(SECOND_READING, newline="", encoding="utf-8") as f:
-        rows = {row["image"]: row for row in csv.DictReader(f)}
-    names = [Path(str(f)).stem for f in files]
-    if sorted(rows) != sorted(names):
-        raise SystemExit(f"{SECOND_READING.name} lists {len(rows)} smears, not the {len(names)} test smears read here.")
-    columns = ("white_A", "white_B", "red_whole_C", "red_cut_C", "red_whole_D", "red_cut_D")
-    return {c: np.array([int(rows[n][c]) for n in names]) for c in columns}
 
 
 def compare_with_readers(reading: dict, truth: np.ndarray, counted: np.ndarray, by_sureness: np.ndarray,

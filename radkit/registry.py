@@ -231,7 +231,10 @@ DATASETS: dict[str, Dataset] = {
                   "are checked one by one (radkit.download.folder_digest, hidden files left out) against the "
                   "course's copy, whose annotation and split files match the repository at that commit; files that "
                   "differ are used but called UNVERIFIED. Two published boxes have zero size (BloodImage_00338, "
-                  "BloodImage_00343): they are skipped with a note. Without BCCD notebook 07 uses practice smears.",
+                  "BloodImage_00343): they are skipped with a note. Without BCCD notebook 07 uses practice smears. "
+                  "BCCD's counts are uneven: a blind second reading of the 72 test smears ships with RadKit "
+                  "(radkit.boxes.second_reading; how it was made: radkit/boxes/bccd_second_reading.md). Two readers "
+                  "who never saw BCCD's boxes count red cells 10 % apart per smear; BCCD's boxes are 27 % from them.",
         ),
         Dataset(
             key="pydicom_data", title="pydicom-data example DICOM files",

@@ -1,6 +1,6 @@
-"""The blind second reading of BCCD's test smears (benchmarks/bccd_second_reading.csv), which the detection
-benchmark sets beside BCCD's own counts: it must cover exactly the test smears, and the comparison must
-count agreement the way the README reports it."""
+"""The blind second reading of BCCD's test smears (radkit/boxes/bccd_second_reading.csv), which notebook 07
+and the detection benchmark set beside BCCD's own counts: it must cover exactly the test smears, and the
+benchmark's comparison must count agreement the way the README reports it."""
 
 import sys
 from pathlib import Path
@@ -11,21 +11,28 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import detection  # noqa: E402  (benchmarks/detection.py)
 
+from radkit import boxes  # noqa: E402
+
 
 def test_the_reading_covers_exactly_the_bccd_test_smears(shared_data):
     listed = shared_data / "bccd" / "BCCD" / "ImageSets" / "Main" / "test.txt"
     if not listed.exists():
         pytest.skip("BCCD is not in the shared data")
     files = [f"{name}.jpg" for name in listed.read_text().split()]
-    reading = detection.second_reading(files)
-    assert set(reading) == {"white_A", "white_B", "red_whole_C", "red_cut_C", "red_whole_D", "red_cut_D"}
-    for counts in reading.values():
-        assert len(counts) == 72 and counts.min() >= 0
+    reading = boxes.second_reading(files)
+    counts = ("white_A", "white_B", "red_whole_C", "red_cut_C", "red_whole_D", "red_cut_D")
+    assert set(reading) == set(counts) | {"notes_A", "notes_B", "notes_C", "notes_D"}
+    for column in counts:
+        assert len(reading[column]) == 72 and reading[column].min() >= 0
+    assert len(reading["notes_A"]) == 72 and all(isinstance(note, str) for note in reading["notes_A"])
+    with open(boxes.datasets.SECOND_READING, encoding="utf-8") as f:
+        assert len(f.read().splitlines()) == 1 + 72          # no smear beyond the test list
     # In the order asked for, not the file's: reversing the smears reverses the counts.
-    backwards = detection.second_reading(files[::-1])
+    backwards = boxes.second_reading(files[::-1])
     assert all(np.array_equal(backwards[c], reading[c][::-1]) for c in reading)
-    with pytest.raises(SystemExit, match="not the 71 test smears"):
-        detection.second_reading(files[:-1])
+    # A smear the readers never saw (a training smear, a practice smear): no reading, not a half one.
+    assert boxes.second_reading(files[:3] + ["BloodImage_00000.jpg"]) is None
+    assert boxes.second_reading(["smear_0000"]) is None
 
 
 def test_comparison_with_the_readers_counted_by_hand():

@@ -245,3 +245,29 @@ def choose_count_thresholds(found, truth_counts, candidates=np.arange(0.05, 0.95
         return np.mean(np.abs(counted - truth_counts[:, k]))
 
     return np.array([min(candidates, key=lambda t: error(t, k)) for k in range(truth_counts.shape[1])])
+
+
+SECOND_READING = Path(__file__).with_name("bccd_second_reading.csv")
+
+
+def second_reading(files) -> dict | None:
+    """Cells counted by eye on BCCD's 72 test smears by readers who never saw BCCD's boxes (notebook 07).
+
+    It checks the reference: if two readers agree with each other far better than with the
+    dataset's labels, the labels are the weak point. Per smear: ``white_A``, ``white_B`` (white
+    cells, readers A and B); ``red_whole_C``, ``red_cut_C``, ``red_whole_D``, ``red_cut_D`` (red
+    cells wholly inside the picture, and cut by its edge, readers C and D); ``notes_A`` ... ``notes_D``
+    (each reader's words: "edge" for a cell cut by the edge, "clump", "smudge", "unsure"). The readers were
+    separate sessions of an AI assistant, not haematologists (``bccd_second_reading.md`` beside
+    this file says how they read). ``files``: the smears' file names (``info["test"]["files"]``);
+    the counts come back in their order. None when a smear is not in the reading (the practice smears).
+    """
+    with open(SECOND_READING, newline="", encoding="utf-8") as f:
+        rows = {row["image"]: row for row in csv.DictReader(f)}
+    names = [Path(str(f)).stem for f in files]
+    if not names or any(n not in rows for n in names):
+        return None
+    counts = ("white_A", "white_B", "red_whole_C", "red_cut_C", "red_whole_D", "red_cut_D")
+    notes = ("notes_A", "notes_B", "notes_C", "notes_D")
+    return {**{c: np.array([int(rows[n][c]) for n in names]) for c in counts},
+            **{c: np.array([rows[n][c] for n in names]) for c in notes}}

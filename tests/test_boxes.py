@@ -230,11 +230,23 @@ def test_four_real_formats_agree(shared_data):
 
 
 # Catches a threshold chooser that ignores the truth: two of three boxes are real cells, so the threshold
-# must fall between the second (0.8) and third (0.2) score; the first candidate there is 0.25.
+# must fall between the second (0.8) and third (0.2) score; all three are real below 0.2.
 def test_count_thresholds_follow_the_truth():
     found = [(np.zeros((3, 4)), np.array([0, 0, 0]), np.array([0.9, 0.8, 0.2]))]
-    assert boxes.choose_count_thresholds(found, [[2]])[0] == pytest.approx(0.25)
-    assert boxes.choose_count_thresholds(found, [[3]])[0] == pytest.approx(0.05)
+    assert 0.2 < boxes.choose_count_thresholds(found, [[2]])[0] <= 0.8
+    assert boxes.choose_count_thresholds(found, [[3]])[0] <= 0.2
+
+
+# Catches the edge of a tie taken instead of its middle. Every threshold from 0.25 to 0.80 counts these two
+# white cells right (the picture has nothing scored between 0.2 and 0.8); the lowest, 0.25, would also count a
+# speck scored 0.3 on a new smear, the highest, 0.80, would drop a faint cell scored 0.7. The middle one, 0.50
+# (the lower of the two middle candidates of twelve), counts both right.
+def test_count_thresholds_take_the_middle_of_a_tie():
+    found = [(np.zeros((3, 4)), np.array([1, 1, 1]), np.array([0.9, 0.85, 0.2]))]
+    chosen = boxes.choose_count_thresholds(found, [[0, 2]])
+    assert chosen[1] == pytest.approx(0.5)
+    new_smear = np.array([0.95, 0.3]), np.array([0.95, 0.7])  # a speck at 0.3; a faint real cell at 0.7
+    assert (new_smear[0] >= chosen[1]).sum() == 1 and (new_smear[1] >= chosen[1]).sum() == 2
 
 
 # Catches thresholds chosen by percentage error, which a smear with few labelled cells dominates (BCCD has such

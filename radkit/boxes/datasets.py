@@ -233,18 +233,23 @@ def choose_count_thresholds(found, truth_counts, candidates=np.arange(0.05, 0.95
 
     Closest means the fewest cells miscounted per picture on average (not the
     percentage: a picture with 2 labelled cells would weigh as much as ten
-    full ones). ``found`` holds one ``(boxes, labels, scores)`` per picture,
+    full ones). When several thresholds are equally close, the middle one of
+    them is taken: the lowest would count any faint speck the validation
+    pictures happened not to have, the highest would drop any faint real cell.
+    ``found`` holds one ``(boxes, labels, scores)`` per picture,
     ``truth_counts`` the true counts (pictures, classes). Use validation
     pictures, never the test ones.
     """
     truth_counts = np.asarray(truth_counts)
     labels, scores = [f[1] for f in found], [f[2] for f in found]
-
-    def error(threshold, k):  # mean number of objects of class k miscounted per picture
-        counted = count_objects(labels, truth_counts.shape[1], scores, threshold)[:, k]
-        return np.mean(np.abs(counted - truth_counts[:, k]))
-
-    return np.array([min(candidates, key=lambda t: error(t, k)) for k in range(truth_counts.shape[1])])
+    candidates = np.asarray(candidates, dtype=float)
+    counted = [count_objects(labels, truth_counts.shape[1], scores, t) for t in candidates]
+    chosen = []
+    for k in range(truth_counts.shape[1]):  # mean number of objects of class k miscounted per picture
+        errors = np.array([np.mean(np.abs(c[:, k] - truth_counts[:, k])) for c in counted])
+        best = np.flatnonzero(np.isclose(errors, errors.min(), rtol=0, atol=1e-9))
+        chosen.append(candidates[best[(len(best) - 1) // 2]])
+    return np.array(chosen)
 
 
 SECOND_READING = Path(__file__).with_name("bccd_second_reading.csv")

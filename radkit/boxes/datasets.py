@@ -243,11 +243,11 @@ def choose_count_thresholds(found, truth_counts, candidates=np.arange(0.05, 0.95
     truth_counts = np.asarray(truth_counts)
     labels, scores = [f[1] for f in found], [f[2] for f in found]
     candidates = np.asarray(candidates, dtype=float)
-    counted = [count_objects(labels, truth_counts.shape[1], scores, t) for t in candidates]
+    counted = np.stack([count_objects(labels, truth_counts.shape[1], scores, t) for t in candidates])
+    errors = np.abs(counted - truth_counts).mean(axis=1)  # (candidates, classes): objects miscounted per picture
     chosen = []
-    for k in range(truth_counts.shape[1]):  # mean number of objects of class k miscounted per picture
-        errors = np.array([np.mean(np.abs(c[:, k] - truth_counts[:, k])) for c in counted])
-        best = np.flatnonzero(np.isclose(errors, errors.min(), rtol=0, atol=1e-9))
+    for per_class in errors.T:
+        best = np.flatnonzero(np.isclose(per_class, per_class.min(), rtol=0, atol=1e-9))
         chosen.append(candidates[best[(len(best) - 1) // 2]])
     return np.array(chosen)
 

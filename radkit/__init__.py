@@ -48,6 +48,9 @@ def setup(seed: int = 42, quiet: bool = False) -> None:
         except RadkitError as error:
             folder = f"none ({error.problem} The notebooks use the built-in practice images.)"
         print(f"RadKit {__version__} ready | mode: {mode} | seed: {seed} | data folder: {folder}")
+        from radkit.config import SITUATIONS, data_situation
+
+        print(f"Data: {SITUATIONS[data_situation()]}")
 
 
 _SUBMODULES = {"boxes", "checks", "cli", "config", "course", "data", "deidentification", "deploy", "dicom",

@@ -81,6 +81,28 @@ def local_data_dir() -> Path | None:
     return Path(folder).expanduser()
 
 
+SITUATIONS = {
+    "pack": "the data pack (RADKIT_LOCAL_DATA): real data, copied in advance",
+    "downloads": "downloads: real data fetched from each dataset's own source when first needed",
+    "nothing": "no data at all (RADKIT_OFFLINE=1): practice phantoms and the files installed packages ship",
+}
+
+
+def data_situation() -> str:
+    """Which of the course's three data situations this computer is in: "pack", "downloads" or "nothing".
+
+    - "pack": ``RADKIT_LOCAL_DATA`` points at a folder of dataset files (a workshop's data pack, a USB stick);
+    - "downloads": no pack, but the network may be used: each dataset is fetched from its own source once;
+    - "nothing": ``RADKIT_OFFLINE=1``: only practice phantoms and what installed packages ship.
+
+    In the "downloads" situation a dataset whose download fails still falls back to phantoms; each
+    notebook's data cell says which data it actually uses. Introduced in notebook 00.
+    """
+    if local_data_dir() is not None:
+        return "pack"
+    return "nothing" if offline() else "downloads"
+
+
 def say_once(message: str) -> None:
     """Print a note once per session (the same note in every cell would only be noise)."""
     if message not in _SAID:

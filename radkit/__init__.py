@@ -37,6 +37,9 @@ def setup(seed: int = 42, quiet: bool = False) -> None:
         import matplotlib.pyplot as plt
 
         plt.rcParams.update({"figure.dpi": 80, "image.cmap": "gray", "axes.grid": False})
+        from radkit.figure_check import watch_figures
+
+        watch_figures()  # each figure shown is checked for titles and legends drawn over each other
     except ImportError:
         pass
     if not quiet:
@@ -54,7 +57,7 @@ def setup(seed: int = 42, quiet: bool = False) -> None:
 
 
 _SUBMODULES = {"boxes", "checks", "cli", "config", "course", "data", "deidentification", "deploy", "dicom",
-               "doctor", "download", "errors", "evaluate", "exercises", "explain", "files", "labels", "masks",
+               "doctor", "download", "errors", "evaluate", "exercises", "explain", "figure_check", "files", "labels", "masks",
                "models", "nih", "pack", "phantoms", "registry", "report", "train", "viz", "volumes"}
 
 

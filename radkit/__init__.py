@@ -57,8 +57,8 @@ def setup(seed: int = 42, quiet: bool = False) -> None:
 
 
 _SUBMODULES = {"boxes", "checks", "cli", "config", "course", "data", "deidentification", "deploy", "dicom",
-               "doctor", "download", "errors", "evaluate", "exercises", "explain", "figure_check", "files", "labels", "masks",
-               "models", "nih", "pack", "phantoms", "registry", "report", "train", "viz", "volumes"}
+               "doctor", "download", "errors", "evaluate", "exercises", "explain", "figure_check", "files", "labels",
+               "masks", "models", "nih", "pack", "phantoms", "registry", "report", "train", "viz", "volumes"}
 
 
 def __getattr__(name: str):

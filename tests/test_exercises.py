@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from radkit.errors import RadkitError, show_friendly_errors
-from radkit.exercises import (Exercise, ExerciseNotDone, ____, choice_problem, close_to, diagnose_number,
-                              diagnose_numbers, is_blank, set_problem, short)
+from radkit.exercises import (Exercise, ExerciseNotDone, ____, bool_problem, choice_problem, close_to, diagnose_bool,
+                              diagnose_number, diagnose_numbers, diagnose_on_data, diagnose_value, is_blank,
+                              number_problem, set_problem, short)
 
 
 @pytest.mark.parametrize("use", [
@@ -46,7 +47,7 @@ def test_check_hint_solution(capsys):
 
 def test_a_wrong_type_of_answer_does_not_crash_the_check(capsys):
     q = Exercise("q2", square_check, hint="", solution="")
-    q.check("sixteen")
+    q.check("16")
     assert not q.passed
     assert "write the number without quotes" in capsys.readouterr().out
 
@@ -101,7 +102,7 @@ def test_short_never_echoes_numpy_reprs_or_arrays():
 ])
 def test_diagnose_number_recognises_the_usual_mistakes(given, words):
     problem = diagnose_number(given, 0.91, "the PPV", 1e-6, mix_ups={"the NPV": 0.5}, fraction=True)
-    assert problem and words in problem and "np.float64" not in problem
+    assert problem and words in problem and "np.float64" not in problem and "For the PPV you gave" in problem
     assert diagnose_number(np.float64(0.91), 0.91, "the PPV", fraction=True) is None
 
 
@@ -109,6 +110,7 @@ def test_diagnose_number_recognises_the_usual_mistakes(given, words):
 def test_diagnose_numbers_recognises_swapped_values():
     expected = {"sensitivity": 0.9, "specificity": 0.6}
     assert "swapped" in diagnose_numbers({"sensitivity": 0.6, "specificity": 0.9}, expected)
+    assert "you gave 0.6" in diagnose_numbers({"sensitivity": 0.6, "specificity": 0.9}, expected)
     assert diagnose_numbers({"sensitivity": np.float64(0.9), "specificity": 0.6}, expected) is None
     assert "percent" in diagnose_numbers({"sensitivity": 90, "specificity": 0.6}, expected)
 
@@ -168,3 +170,142 @@ def test_later_cell_says_which_exercise_is_missing(shell, capsys):
     assert "still has a blank" not in out
     shell.run_cell("spec_ci = 0.5")
     assert shell.user_ns["spec_ci"] == 0.5
+
+
+# ------------------------------------------------------------------ issue 29 §1-§2: checks that reject, words that read
+
+# Catches Python's own words reaching a clinician: a check that does arithmetic on an answer of the wrong kind
+# (np.isclose on text or a list, as 10 q1 does before its number check) printed "could not be checked
+# (ValueError: The truth value of an array...)", "UFuncTypeError" or "unhashable type: 'list'".
+def _arithmetic_first(answer):
+    if np.isclose(answer, -0.25):
+        return "the sign is the wrong way round."
+    return close_to(answer, 0.25, 1e-9, "auc_drop")
+
+
+@pytest.mark.parametrize("given, words", [
+    ("0.25", "you gave text, '0.25'"),
+    ([0.25, 0.5], "you gave a list, [0.25, 0.5]"),
+    ((0.25, 0.5), "a tuple"),
+    ({"auc": 0.25}, "you gave a dict"),
+    (np.arange(5) / 4, "you gave an array of 5 numbers"),
+    (None, "you gave None"),
+])
+def test_a_wrong_kind_of_answer_is_named_in_plain_words(capsys, given, words):
+    q = Exercise("q1", _arithmetic_first, hint="", solution="auc_drop = 0.25")
+    q.check(given)
+    out = capsys.readouterr().out
+    assert not q.passed and "q1: not quite." in out and words in out and "auc_drop" in out
+    for python_word in ("Error", "truth value", "unhashable", "np.float64", "could not be checked", "array("):
+        assert python_word not in out
+    q.check(np.float64(0.25))
+    assert q.passed
+
+
+# Catches Python's thousands comma being diagnosed as "a single number was expected": 21,000 is the tuple (21, 0).
+def test_a_thousands_comma_is_recognised():
+    problem = diagnose_number((21, 0), 21000, "n_pixels")
+    assert "21,000" in problem and "Write 21000 without the comma" in problem and "you gave (21, 0)" in problem
+    assert "1,250,000" in diagnose_number((1, 250, 0), 1250000, "n")
+    assert "thousands" not in diagnose_number((0.2, 0.4), 0.3, "share") and "read the comma" not in diagnose_number((0.2, 0.4), 0.3, "share")
+    assert "read the comma" not in diagnose_number((3, 5), 3005, "n"), "Python refuses 3,005: (3, 5) is no thousands"
+    q = Exercise("q1", lambda n: (n - 21000) and "wrong", hint="", solution="n = 21000")
+    q.check((21, 0))  # a check doing arithmetic first still names the comma
+    assert "21,000" in str(q._kind_problem(((21, 0),)))
+
+
+# Catches the learner's value read as the answer ("the share ... is 0.078, which is not what we expected") and a
+# descriptive name glued to a key ("for example the number of films['both']").
+@pytest.mark.parametrize("given", [0.078, {"both": 3, "only_second": 5}, "abc", [1, 2], True, np.arange(4) > 1])
+def test_the_given_value_is_always_introduced_as_you_gave(given):
+    problem = diagnose_number(given, 0.5, "the share of films with an effusion", fraction=True)
+    assert "For the share of films with an effusion you gave" in problem
+    assert "not what we expected" not in problem and "effusion[" not in problem
+
+
+# Catches a True/False question passed by any truthy value: "no", "False", (low, high), 1 (issue 29 §1, 07 q3).
+@pytest.mark.parametrize("given, words", [
+    ("no", "without quotes"), ("False", "without quotes"), ((0.01, 0.1), "low <= x <= high"),
+    (1, "the number 1"), (np.array([True, False]), ".all()"), (None, "None"),
+])
+def test_a_true_false_answer_must_be_a_real_bool(given, words):
+    problem = diagnose_bool(given, True, "in_range")
+    assert problem and words in problem and "For in_range you gave" in problem
+    assert bool_problem(True) is None and bool_problem(np.bool_(False)) is None
+    assert diagnose_bool(np.float64(0.03) <= 0.1, True, "in_range") is None
+    assert "not what the data say" in diagnose_bool(False, True, "in_range")
+
+
+# Catches an answer worked out on the wrong films passing because only its kind was checked, and the learner not
+# being told which films it came from (issue 29 §1, 10 q2).
+def test_an_answer_is_checked_on_the_data_it_should_come_from():
+    def mean_of_sick(labels, probabilities):
+        return float(np.mean(probabilities[labels == 1]))
+
+    labels, probs = np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.6, 0.3])
+    others = {"all the photographed films": (np.array([1, 1, 0, 0]), probs)}
+    assert diagnose_on_data(0.7, mean_of_sick, (labels, probs), others, "new_threshold") is None
+    problem = diagnose_on_data(0.45, mean_of_sick, (labels, probs), others, "new_threshold")
+    assert "For new_threshold you gave 0.45" in problem and "all the photographed films" in problem
+    assert "which is not the right value" in diagnose_on_data(0.9, mean_of_sick, (labels, probs), others, "t")
+    assert "text" in diagnose_on_data("0.7", mean_of_sick, (labels, probs), others, "t")
+
+
+# Catches an exercise judged on its final word only (the right view by the wrong reasoning): the intermediate the
+# blank asks for is compared entry by entry, and a mix-up (counts instead of widths) is named (issue 29 §1, 10 q3).
+def test_an_intermediate_step_is_checked():
+    widths = {"AP": 0.21, "PA": 0.15}
+    assert diagnose_value({"AP": np.float64(0.21), "PA": 0.15}, widths, "view_rows") is None
+    assert "no entry for 'PA'" in diagnose_value({"AP": 0.21}, widths, "view_rows")
+    assert "view_rows['PA']" in diagnose_value({"AP": 0.21, "PA": 0.3}, widths, "view_rows")
+    counts = {"AP": 162, "PA": 129}
+    assert "number of films" in diagnose_value(counts, widths, "view_rows", mix_ups={"the number of films": counts})
+    assert "a dict was expected" in diagnose_value([0.21, 0.15], widths, "view_rows")
+    assert "capitals" in diagnose_value("ap", "AP", "wider_view")
+    assert "3 values, but 4" in diagnose_value([1, 2, 3], [1, 2, 3, 4], "coco_box")
+    assert diagnose_value(True, True, "x") is None and "without quotes" in diagnose_value("True", True, "x")
+
+
+def _fraction_check(answer):
+    return diagnose_number(answer, 0.0, "clean_sensitivity", fraction=True)
+
+
+# Catches a percent accepted because the answer is 0 on this run, where 0 % and 0 agree (issue 29 §1: 05 q3 in
+# fast mode): the check reads the learner's cell for the * 100.
+def test_a_percent_that_happens_to_be_zero_is_caught(shell, capsys):
+    shell.user_ns["q5"] = Exercise("q5", _fraction_check, hint="", solution="answer = m")
+    shell.run_cell("m = 0.0")
+    shell.run_cell("answer = 100 * m  # a percent\nq5.check(answer)")
+    out = capsys.readouterr().out
+    assert "q5: not quite" in out and "percent" in out
+    shell.run_cell("answer = m\nq5.check(answer)")
+    assert "q5: correct" in capsys.readouterr().out
+    shell.user_ns.pop("q5")
+
+
+# Catches 04 q3's max(results, key=results.get) ending in a raw TypeError with nothing a clinician can act on,
+# and its check crashing on a list ("unhashable type: 'list'") (issue 29 §2).
+def test_nb04_q3_explains_an_error_before_its_check(shell, capsys):
+    from radkit.checks import nb04
+
+    shell.user_ns["q3"] = nb04.q3
+    shell.run_cell('results = {"CNN": {"AUC": 0.9}, "MobileNetV2": {"AUC": 0.95}}\n'
+                   "def auc_of(name):\n    return results[name]['AUC']")
+    shell.run_cell("best = max(results, key=results.get)\nq3.check(best, results)")
+    out = capsys.readouterr().out
+    assert "q3: not quite" in out and "whole dict" in out and "auc_of" in out
+    shell.run_cell('best = ["MobileNetV2"]\nq3.check(best, results)')
+    out = capsys.readouterr().out
+    assert "q3: not quite" in out and "you gave ['MobileNetV2']" in out and "unhashable" not in out
+    shell.run_cell("best = max(results, key=auc_of)\nq3.check(best, results)")
+    assert "q3: correct" in capsys.readouterr().out
+    for name in ("q3", "results", "auc_of", "best"):
+        shell.user_ns.pop(name, None)
+
+
+# Catches a value shown as Python writes it inside a container ([np.float64(0.5)]) and nan taken for a number.
+def test_numbers_inside_containers_are_plain():
+    assert short([np.float64(0.5), np.int64(3)]) == "[0.5, 3]"
+    assert short({"AP": np.float64(0.25)}) == "{'AP': 0.25}"
+    assert "not a number" in number_problem(float("nan"), "auc")
+    assert "call it with brackets" in number_problem(len, "n")

@@ -53,8 +53,10 @@ def _best(best, results):
         return "best should be the model's name (a key of results), not its AUC: max(results, key=auc_of)."
     if isinstance(best, dict):
         return "best should be the model's name (a key of results), not its scores."
+    if not isinstance(best, str):  # before `in results`: a list there is a TypeError, not an answer
+        return f"For best you gave {short(best)}; one model's name, in quotes (a key of results), was expected."
     if best not in results:
-        return f"best is {short(best)}, which is not one of the names in results."
+        return f"For best you gave {short(best)}, which is not one of the names in results."
     if best == max(results, key=auc):
         return None
     alphabetical, lowest = best == max(results), best == min(results, key=auc)
@@ -66,7 +68,15 @@ def _best(best, results):
                 "with key=auc_of.")
     if lowest:
         return "that is the model with the LOWEST test AUC: max, not min."
-    return f"{short(best)} does not have the highest test AUC in results."
+    return f"For best you gave {short(best)}, which does not have the highest test AUC in results."
+
+
+def _best_error(error):
+    """What stopped `best = max(results, key=...)` before the check: a key that gives dicts, not numbers."""
+    if isinstance(error, TypeError) and "'dict' and 'dict'" in str(error):
+        return ("max compared each model's whole dict of scores (that is what results.get gives), and Python "
+                "cannot say which of two dicts is larger. Give key=auc_of, which turns each name into one number.")
+    return None
 
 
 q1 = Exercise(
@@ -93,4 +103,5 @@ q3 = Exercise(
     wrong=("best = max(results)",
            "best = min(results, key=auc_of)",
            "best = max(auc_of(name) for name in results)"),
+    on_error=_best_error,
 )

@@ -24,7 +24,10 @@ MIN_DISK_GB = 2
 # (A notebook that asks for 64 px and finds only 28 px uses the 28 px films, enlarged.)
 NOTEBOOK_FILES = {"pneumoniamnist": (28, 64)}
 KEY_PACKAGES = ["tensorflow", "keras", "numpy", "pydicom", "pydicom-data", "pylibjpeg-libjpeg", "scikit-learn",
-                "matplotlib", "ipywidgets", "jupyterlab", "tf-explain", "pooch"]
+                "matplotlib", "ipywidgets", "jupyterlab", "tf-explain", "requests"]
+# TensorFlow comes as one of two packages with the same files: the CPU-only build (Linux and Windows on x86-64)
+# or the standard one (macOS, ARM, a GPU). Exactly one must be installed.
+TENSORFLOW_BUILDS = ("tensorflow-cpu", "tensorflow")
 
 
 @dataclass
@@ -59,21 +62,38 @@ def check_python() -> Check:
                  "" if ok else "Install Python 3.11 (python.org) and run the set-up command again.")
 
 
+def _installed_versions(name: str) -> dict[str, str]:
+    """The installed package(s) behind a name: for "tensorflow", whichever TensorFlow builds are installed."""
+    found = {}
+    for package in (TENSORFLOW_BUILDS if name == "tensorflow" else (name,)):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
 def check_packages() -> list[Check]:
+    """Is each key package installed, at the version the course was tested with (and only one TensorFlow)?"""
     pins, checks = _pinned_versions(), []
     for name in KEY_PACKAGES:
-        try:
-            version = metadata.version(name)
-        except metadata.PackageNotFoundError:
+        found = _installed_versions(name)
+        if len(found) > 1:
+            checks.append(Check(name, "PROBLEM", f"two builds installed over each other ({', '.join(found)})",
+                                "Run the set-up command from the README again (python3 run.py course): "
+                                "it keeps one. Or: pip uninstall -y tensorflow tensorflow-cpu, then install again."))
+            continue
+        if not found:
             checks.append(Check(name, "PROBLEM", "not installed",
                                 "Run the set-up command from the README again (python3 run.py course)."))
             continue
-        wanted = pins.get(name.lower())
+        [(package, version)] = found.items()
+        wanted = pins.get(package.lower())
         if wanted and wanted != version:
             checks.append(Check(name, "NOTE", f"{version} (the course was tested with {wanted})",
                                 "It will probably work; if something breaks, run the set-up command again."))
         else:
-            checks.append(Check(name, "OK", version))
+            checks.append(Check(name, "OK", version if package == name else f"{version} ({package})"))
     return checks
 
 

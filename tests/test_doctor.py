@@ -97,3 +97,33 @@ def test_report_shows_no_machine_details_and_no_stray_true(capsys):
     # (a terminal shell still prints an empty "Out[1]: " prompt; Jupyter sends nothing when there is no data)
     assert "RadKit" in out and "True" not in out and not re.search(r"Out\[\d+\]: *\S", out)
     assert platform.release() not in out and sys.executable not in out and str(Path.home()) + "/" not in out
+
+
+def _installed(monkeypatch, versions: dict) -> None:
+    """Pretend exactly these packages are installed (name -> version)."""
+    from importlib import metadata
+
+    def version(name):
+        if name not in versions:
+            raise metadata.PackageNotFoundError(name)
+        return versions[name]
+
+    monkeypatch.setattr(doctor.metadata, "version", version)
+    monkeypatch.setattr(doctor, "KEY_PACKAGES", ["tensorflow"])
+
+
+# Bug caught: with the CPU-only build (the package tensorflow-cpu) doctor said "tensorflow: not installed";
+# and two builds installed over each other (an older .venv upgraded by pip) went unnoticed.
+def test_either_tensorflow_build_counts_but_not_both(monkeypatch):
+    _installed(monkeypatch, {"tensorflow-cpu": "2.21.0"})
+    [check] = doctor.check_packages()
+    assert check.status in ("OK", "NOTE") and "2.21.0 (tensorflow-cpu)" in check.detail
+    _installed(monkeypatch, {"tensorflow": "2.21.0"})
+    [check] = doctor.check_packages()
+    assert check.status in ("OK", "NOTE") and check.detail.startswith("2.21.0")
+    _installed(monkeypatch, {"tensorflow": "2.21.0", "tensorflow-cpu": "2.21.0"})
+    [check] = doctor.check_packages()
+    assert check.status == "PROBLEM" and "tensorflow-cpu" in check.detail and "run.py" in check.fix
+    _installed(monkeypatch, {})
+    [check] = doctor.check_packages()
+    assert check.status == "PROBLEM" and check.detail == "not installed"

@@ -1,4 +1,4 @@
-"""run.py: the one command a clinician types (issue 9, section 5).
+"""run.py: the one command a clinician types.
 
 These tests call run.py's own functions with the Python that runs the tests, so they never create or
 reinstall a .venv (run.py's set-up step is replaced where it would run).
@@ -28,7 +28,7 @@ def run_py(monkeypatch):
     spec = importlib.util.spec_from_file_location("radkit_run_py", ROOT / "run.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "ensure_python_packages", lambda: Path(sys.executable))
+    monkeypatch.setattr(module, "ensure_python_packages", lambda *extras: Path(sys.executable))
     return module
 
 
@@ -130,3 +130,113 @@ def test_run_py_course_serves_lab_with_news_and_update_checks_off(run_py, tmp_pa
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+@pytest.fixture
+def install_steps(monkeypatch, tmp_path):
+    """run.py's set-up step against a pretend .venv: returns (module, commands run, TensorFlow builds "installed")."""
+    spec = importlib.util.spec_from_file_location("radkit_run_py_setup", ROOT / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    venv = tmp_path / ".venv"
+    python = venv / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    monkeypatch.setattr(module, "VENV", venv)
+    monkeypatch.setattr(module, "STAMP", venv / ".radkit-installed")
+    monkeypatch.setattr(module, "venv_python", lambda: python)
+    ran, builds = [], []
+
+    def run(command, **kwargs):
+        command = [str(c) for c in command]
+        ran.append(command)
+        if command[3:4] == ["uninstall"]:
+            builds[:] = [b for b in builds if b not in command]
+        elif command[3:4] == ["install"] and "--no-deps" in command:
+            builds.append(command[-1].split("==")[0])
+        elif command[3:4] == ["install"] and "-e" in command:  # what pip would install from pyproject's markers
+            builds.append("tensorflow-cpu" if module.tensorflow_build() == "tensorflow-cpu" else "tensorflow")
+            if "gpu" in command[-1]:
+                builds.append("tensorflow")
+            builds[:] = list(dict.fromkeys(builds))
+
+    monkeypatch.setattr(module, "run", run)
+    monkeypatch.setattr(module, "installed_tensorflow_builds", lambda python: list(builds))
+    return module, ran, builds
+
+
+def _installs(ran) -> list[str]:
+    return [command[-1].replace(str(ROOT), "ROOT") for command in ran if "-e" in command]
+
+
+# Bug caught: `python3 run.py course` installed `.[test]`, and with it pytest, nbval and a whole JupyterHub,
+# on every learner's laptop.
+def test_the_course_installs_the_course_and_the_tests_add_their_tools(install_steps):
+    module, ran, _ = install_steps
+    module.ensure_python_packages()
+    assert _installs(ran) == ["ROOT"]
+    ran.clear()
+    module.ensure_python_packages()  # nothing changed: nothing to install
+    assert ran == []
+    module.ensure_python_packages("test")
+    assert _installs(ran) == ["ROOT[test]"]
+    ran.clear()
+    module.ensure_python_packages()  # the course after the tests: already there
+    assert ran == []
+    module.STAMP.write_text(json.dumps({"fingerprint": "older files", "extras": ["test"]}))
+    module.ensure_python_packages()  # an update keeps the test tools it had
+    assert _installs(ran) == ["ROOT[test]"]
+
+
+def test_pyproject_picks_one_tensorflow_per_platform_as_run_py_does():
+    """The markers in pyproject.toml and run.py's tensorflow_build() must agree, for every platform."""
+    from pip._vendor.packaging.requirements import Requirement
+
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [Requirement(line) for line in project["dependencies"]]
+    spec = importlib.util.spec_from_file_location("radkit_run_py_markers", ROOT / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for system, machine, expected in [("linux", "x86_64", "tensorflow-cpu"), ("win32", "AMD64", "tensorflow-cpu"),
+                                      ("darwin", "arm64", "tensorflow"), ("darwin", "x86_64", "tensorflow"),
+                                      ("linux", "aarch64", "tensorflow"), ("win32", "ARM64", "tensorflow")]:
+        environment = {"sys_platform": system, "platform_machine": machine, "extra": ""}
+        chosen = [r.name for r in requirements if r.name.startswith("tensorflow")
+                  and (r.marker is None or r.marker.evaluate(environment))]
+        assert chosen == [expected], (system, machine, chosen)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(module.sys, "platform", system)
+            patch.setattr(module.platform, "machine", lambda: machine)
+            assert module.tensorflow_build() == expected
+    lock = (ROOT / "requirements.lock").read_text().splitlines()
+    assert "tensorflow==2.21.0" in lock and "tensorflow-cpu==2.21.0" in lock
+    assert "pooch==" not in "\n".join(lock) and any(r.name == "requests" for r in requirements)
+
+
+# Bug caught (the CAUTION of the lean install): an older .venv holds the standard `tensorflow`; pip would add
+# `tensorflow-cpu` over the same files and keep both. The update must end with exactly one build.
+def test_an_older_venv_ends_with_one_tensorflow(install_steps, monkeypatch):
+    module, ran, builds = install_steps
+    monkeypatch.setattr(module, "tensorflow_build", lambda gpu=False: "tensorflow" if gpu else "tensorflow-cpu")
+    builds[:] = ["tensorflow"]
+    module.STAMP.write_text("an older run.py's bare fingerprint")
+    module.ensure_python_packages()
+    assert builds == ["tensorflow-cpu"]
+    assert ["uninstall", "--yes", "--quiet", "tensorflow"] == ran[1][3:]  # before installing the CPU build
+    assert _installs(ran) == ["ROOT[test]"]  # the older .venv had the test tools: kept
+    ran.clear()
+    module.ensure_python_packages("gpu")  # [gpu] brings the standard build beside the CPU one: one stays
+    assert builds == ["tensorflow"]
+    assert ran[-1][-1] == f"tensorflow=={module.tensorflow_version()}" and "--no-deps" in ran[-1]
+
+
+def test_quick_lane_leaves_out_notebooks_browser_hub_and_slow_tests(run_py):
+    python = Path(sys.executable)
+    quick = run_py.test_command(python, [], quick=True)
+    assert quick[quick.index("-m", 2) + 1] == "not notebook and not browser and not hub and not slow"
+    assert "tests" in quick and "solutions" not in quick
+    full = run_py.test_command(python, [], quick=False)
+    assert "solutions" in full and "not notebook" not in " ".join(map(str, full))
+    assert run_py.test_command(python, ["tests/test_data.py", "-x"], quick=False)[-2:] == ["tests/test_data.py", "-x"]

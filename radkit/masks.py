@@ -192,6 +192,16 @@ def overlay_rgb(image, truth=None, pred=None, alpha: float = 0.0) -> np.ndarray:
     return rgb
 
 
+def colour_key(fig, structure_names=(), truth: bool = True) -> None:
+    """A key under a figure's panels saying what each outline colour means (notebook 08)."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=TRUTH_COLOUR, label="truth")] if truth else []
+    handles += [Patch(color=PRED_COLOURS[k % len(PRED_COLOURS)], label=f"model: {name}")
+                for k, name in enumerate(structure_names or ("structure",))]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8)
+
+
 def show_overlay(image, truth=None, pred=None, title: str | None = None, ax=None, alpha: float = 0.0):
     """Show one slice with the true outline (green) and the model's (orange/pink) (notebook 08)."""
     import matplotlib.pyplot as plt

@@ -30,6 +30,7 @@ HIPPOCAMPUS_LABELS = ("background", "anterior", "posterior")
 PHANTOM_LABELS = ("background", "left atrium")
 PHANTOM_SPACING = (2.5, 1.25, 1.25)  # mm: thick slices, fine in-plane, as on a cardiac MRI
 PHANTOM_SHAPE = (32, 64, 64)  # about as many slices per scan as a hippocampus scan, so lessons train alike
+CANONICAL = "RAS"  # the one orientation every volume radkit reads comes out in
 PLANES = {"R": "sagittal", "L": "sagittal", "A": "coronal", "P": "coronal", "S": "axial", "I": "axial"}
 
 
@@ -53,12 +54,58 @@ def _nifti(path):
     return image, data
 
 
-def read_nifti(path, allow_4d: bool = False) -> tuple[np.ndarray, tuple[float, ...]]:
-    """Read a NIfTI volume: returns ``(array, spacing)``, the voxel size in mm per axis (notebook 08).
+def to_canonical(array, affine, spacing=None) -> tuple[np.ndarray, tuple, np.ndarray, str]:
+    """Turn a volume to RAS, the one orientation radkit works in (notebook 08): returns
+    ``(array, spacing, affine, what_was_turned)``, ``what_was_turned`` being "" when it already was RAS.
 
-    A 4-D file (a time series, or several sequences in one file) is refused
+    RAS: the first axis runs to the patient's Right, the second to the front (Anterior), the third up
+    (Superior), as nibabel's ``as_closest_canonical`` and MONAI's ``Orientation("RAS")`` give. Axes are
+    only reordered and flipped (never resampled), and the voxel size moves with its axis. A volume cut at
+    a slant (oblique) is turned to the nearest RAS, and the note says so.
+    """
+    import nibabel
+    from nibabel import orientations
+
+    array, affine = np.asarray(array), np.asarray(affine, float)
+    zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    spacing = tuple(float(z) for z in (zooms if spacing is None else spacing))[:3]
+    ornt = orientations.io_orientation(affine)  # for each array axis: which RAS axis, and flipped or not
+    before = "".join(nibabel.aff2axcodes(affine))
+    turned = orientations.apply_orientation(array, ornt)
+    new_affine = affine @ orientations.inv_ornt_aff(ornt, array.shape[:3])
+    new_spacing = [0.0] * 3
+    for axis, (target, _) in enumerate(ornt):
+        new_spacing[int(target)] = spacing[axis]
+    directions = affine[:3, :3] / np.where(zooms > 0, zooms, 1)
+    oblique = bool(np.any((np.abs(directions) > 1e-3) & (np.abs(directions) < 1 - 1e-3)))
+    note = ""
+    if before != CANONICAL:
+        note = (f"turned from {before} to {CANONICAL} (the file's axes ran towards {_axis_words(before)}; "
+                "reordered and flipped, not resampled, so every voxel keeps its value)")
+    if oblique:
+        note = (note or "kept as RAS") + "; the slices were cut at a slant (oblique): this is the nearest RAS"
+    return np.ascontiguousarray(turned), tuple(round(s, 5) for s in new_spacing), new_affine, note
+
+
+def _axis_words(codes: str) -> str:
+    words = {"R": "right", "L": "left", "A": "front", "P": "back", "S": "head", "I": "feet"}
+    return ", ".join(words[c] for c in codes)
+
+
+def read_nifti(path, allow_4d: bool = False, canonical: bool = True) -> tuple[np.ndarray, tuple[float, ...]]:
+    """Read a NIfTI volume in RAS: returns ``(array, spacing)``, the voxel size in mm per axis (notebook 08).
+
+    Every volume comes out in one orientation, RAS (see ``to_canonical``), so a model sees
+    the same anatomy along the same axis whatever the scanner wrote; ``canonical=False`` keeps the
+    file's own order. A 4-D file (a time series, or several sequences in one file) is refused
     unless ``allow_4d=True``: segmentation here works on one 3-D volume.
     """
+    array, spacing, _, _ = _read_nifti(path, allow_4d, canonical)
+    return array, spacing
+
+
+def _read_nifti(path, allow_4d: bool = False, canonical: bool = True):
+    """read_nifti, also returning the affine and what was turned."""
     image, data = _nifti(path)
     if data.ndim == 4 and data.shape[-1] == 1:
         data = data[..., 0]
@@ -71,7 +118,10 @@ def read_nifti(path, allow_4d: bool = False) -> tuple[np.ndarray, tuple[float, .
         raise RadkitError(f"{Path(path).name} holds a {data.ndim}-D array {data.shape}, not a 3-D volume.",
                           "Use a NIfTI file holding one 3-D scan.")
     spacing = tuple(round(float(z), 5) for z in image.header.get_zooms()[:data.ndim])  # stored as float32
-    return np.asarray(data), spacing
+    if not canonical:
+        return np.asarray(data), spacing, image.affine, ""
+    array, spatial, affine, note = to_canonical(data, image.affine, spacing[:3])
+    return array, spatial + spacing[3:], affine, note
 
 
 def nifti_facts(path) -> dict:
@@ -184,6 +234,121 @@ def volume_to_series(volume, template_folder, out_folder, description: str = "Ra
     return written
 
 
+def write_series(array, folder, spacing=(1.0, 1.0, 1.0), affine=None, orientation: str | None = None,
+                 modality: str = "MR", description: str = "RadKit test series", seed: int = 0) -> Path:
+    """Write a volume as a DICOM series, one file per slice, the way a scanner sends one (notebook 08).
+
+    ``affine`` says where each voxel lies (RAS, as NIfTI; default: ``array`` is RAS with voxels of
+    ``spacing`` mm). ``orientation`` (e.g. "SPL": axial slices from the head down, rows front to back)
+    re-cuts it first. Slices are cut across the first axis; file names are shuffled (``seed``), so only the
+    headers (ImagePositionPatient, ImageOrientationPatient) tell the order. Whole numbers 0..65535 are
+    stored as they are; other values through RescaleSlope/RescaleIntercept. ``folder`` must be new or empty.
+    """
+    import pydicom
+    from nibabel import orientations
+
+    from radkit.dicom import save
+
+    array = np.asarray(array)
+    if array.ndim != 3:
+        raise RadkitError(f"write_series saves one 3-D volume; this array has shape {array.shape}.",
+                          "Give a (slices, rows, columns)-like array.")
+    affine = np.diag([*(float(v) for v in spacing), 1.0]) if affine is None else np.asarray(affine, float)
+    if orientation:
+        change = orientations.ornt_transform(orientations.io_orientation(affine),
+                                             orientations.axcodes2ornt(tuple(orientation)))
+        array, affine = orientations.apply_orientation(array, change), affine @ orientations.inv_ornt_aff(change, array.shape)
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise RadkitError(f"The folder {folder.name} is not empty.", "Choose a new folder for the new series.")
+    whole = np.all(array == np.round(array)) and array.min() >= 0 and array.max() <= 65535
+    intercept = 0.0 if whole else float(array.min())
+    slope = 1.0 if whole else float(array.max() - array.min()) / 65535 or 1.0
+    stored = np.round((array - intercept) / slope).astype(np.uint16)
+    zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    to_lps = np.array([-1.0, -1.0, 1.0])  # NIfTI counts x, y to the right/front (RAS); DICOM to the left/back (LPS)
+    row_direction, column_direction = affine[:3, 2] / zooms[2] * to_lps, affine[:3, 1] / zooms[1] * to_lps
+    uid = pydicom.uid.generate_uid
+    study, series_uid, frame = uid(), uid(), uid()
+    sop_class = {"CT": pydicom.uid.CTImageStorage}.get(modality, pydicom.uid.MRImageStorage)
+    number = lambda v: f"{float(v):.6g}"  # noqa: E731 - DICOM decimal strings hold at most 16 characters
+    names = np.random.default_rng(seed).permutation(len(array))
+    for k, plane in enumerate(stored):
+        ds = pydicom.Dataset()
+        ds.file_meta = pydicom.dataset.FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+        ds.SOPClassUID, ds.SOPInstanceUID = sop_class, uid()
+        ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = sop_class, ds.SOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series_uid, frame
+        ds.PatientName, ds.PatientID, ds.Modality = "TEST^PATIENT", "RADKIT-TEST", modality
+        ds.SeriesDescription, ds.SeriesNumber, ds.InstanceNumber = description, 1, k + 1
+        ds.ImageOrientationPatient = [number(v) for v in (*row_direction, *column_direction)]
+        ds.ImagePositionPatient = [number(v) for v in (affine @ [k, 0, 0, 1])[:3] * to_lps]
+        ds.PixelSpacing = [number(zooms[1]), number(zooms[2])]  # between rows, between columns
+        ds.SliceThickness = number(zooms[0])
+        ds.Rows, ds.Columns = plane.shape
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.RescaleSlope, ds.RescaleIntercept = number(slope), number(intercept)
+        ds.PixelData = np.ascontiguousarray(plane).tobytes()
+        save(ds, folder / f"slice_{names[k]:03d}.dcm")
+    return folder
+
+
+# ---------------------------------------------------------------- one patient's scan, in RAS
+
+@dataclass
+class Scan:
+    """One patient's scan from a NIfTI file or a DICOM series folder: ``array`` (values as stored, HU on CT),
+    ``spacing`` (mm per axis), ``affine``, ``orientation``, ``modality`` ("" when the file does not say),
+    and ``notes`` on what radkit did (for example the axes it turned)."""
+
+    array: np.ndarray
+    spacing: tuple
+    affine: np.ndarray
+    orientation: str
+    modality: str
+    source: str
+    notes: list = field(default_factory=list)
+
+    def describe(self) -> None:
+        """Say what this scan is: size, voxel size, orientation, modality, and what was turned."""
+        print(f"{self.source}: {self.array.shape} voxels of {self.spacing} mm, orientation {self.orientation}, "
+              f"modality {self.modality or 'not stated'}")
+        for note in self.notes:
+            print(f"  note: {note}")
+
+
+def read_scan(path, series=None, canonical: bool = True) -> Scan:
+    """Read one patient's scan, a NIfTI file or a folder of DICOM slices, turned to RAS (notebook 08).
+
+    ``series`` chooses one series in a folder that holds several (as in ``dicom.load_series``).
+    ``canonical=False`` keeps the axes as stored (a NIfTI file's order; for DICOM, slices stacked
+    along their normal, rows, columns): only to see what goes wrong without turning.
+    """
+    from radkit.dicom import load_series
+
+    path = Path(path)
+    if path.is_dir():
+        stack = load_series(path, series=series)
+        array, spacing, affine = stack.volume, stack.spacing, series_affine(stack)
+        modality, notes, source = str(stack.header.get("Modality", "")), list(stack.notes), f"DICOM series {path.name}/"
+        note = ""
+        if canonical:
+            array, spacing, affine, note = to_canonical(array, affine, spacing)
+    elif path.name.endswith((".nii", ".nii.gz")):
+        array, spacing, affine, note = _read_nifti(path, canonical=canonical)
+        modality, notes, source = "", [], f"NIfTI file {path.name}"
+    else:
+        raise RadkitError(f"{path.name} is neither a NIfTI file (.nii, .nii.gz) nor a folder of DICOM slices.",
+                          "Give the NIfTI file, or the folder that holds the series' .dcm files.")
+    import nibabel
+
+    notes += [note] if note else []
+    return Scan(np.asarray(array), tuple(float(v) for v in spacing[:3]), affine,
+                "".join(nibabel.aff2axcodes(affine)), modality, source, notes)
+
+
 # ---------------------------------------------------------------- a set of scans
 
 @dataclass
@@ -200,6 +365,7 @@ class Volumes:
     orientation: str = ""  # e.g. "RAS": what the array's axes point to, when known
     notes: list = field(default_factory=list)
     files: list = field(default_factory=list)  # the image files, when read from disk
+    modality: str = ""  # DICOM's code: "MR", "CT", ... when known
 
     def __len__(self) -> int:
         return len(self.images)
@@ -210,7 +376,7 @@ class Volumes:
         return Volumes([self.images[i] for i in pick], [self.labels[i] for i in pick],
                        [self.spacings[i] for i in pick], [self.ids[i] for i in pick],
                        self.label_names, self.source, self.is_real, self.orientation, list(self.notes),
-                       [self.files[i] for i in pick] if self.files else [])
+                       [self.files[i] for i in pick] if self.files else [], self.modality)
 
     def describe(self) -> None:
         """Say which data this is, how many scans, their size and voxel size."""
@@ -246,30 +412,38 @@ def load_msd(folder, n: int | None = None, label_names=None) -> Volumes:
     info = json.loads(listing.read_text())
     entries = info.get("training", [])[:n]
     names = label_names or tuple(info.get("labels", {}).get(str(i), str(i)) for i in range(len(info.get("labels", {}))))
-    volumes = Volumes([], [], [], [], tuple(names), f"Decathlon {info.get('name', folder.name)} ({folder.name})", True)
-    orientations = set()
+    volumes = Volumes([], [], [], [], tuple(names), f"Decathlon {info.get('name', folder.name)} ({folder.name})", True,
+                      orientation=CANONICAL, modality=_modality_code(info.get("modality", {}).get("0", "")))
+    turned = {}
     for entry in entries:
         image_path, label_path = folder / entry["image"], folder / entry["label"]
         if not label_path.is_file():
             raise RadkitError(f"The scan {image_path.name} has no label file (expected labelsTr/{label_path.name}).",
                               "Copy the missing label file, or remove the scan from dataset.json.")
-        image, spacing = read_nifti(image_path)
+        image, spacing, _, note = _read_nifti(image_path)
         label, _ = read_nifti(label_path)
         if label.shape != image.shape:
             raise RadkitError(f"The label of {image_path.name} has shape {label.shape} but the image {image.shape}.",
                               "Each label volume must match its image voxel for voxel; check that the pair belongs together.")
-        import nibabel
-
-        orientations.add("".join(nibabel.aff2axcodes(nibabel.load(image_path).affine)))
+        if note:
+            turned.setdefault(note.split(" (")[0], []).append(image_path.name.split(".")[0])
         volumes.images.append(scale_intensity(image))
         volumes.labels.append(np.rint(label).astype(np.uint8))
         volumes.spacings.append(spacing)
         volumes.ids.append(image_path.name.split(".")[0])
         volumes.files.append(image_path)
-    volumes.orientation = orientations.pop() if len(orientations) == 1 else ""
+    for what, ids in turned.items():
+        volumes.notes.append(f"{len(ids)} scan{'s' * (len(ids) != 1)} {what} (e.g. {ids[0]}): "
+                             "every scan here is RAS, the same anatomy along the same axis")
     volumes.notes.append("each scan is scaled to 0..1 on its own (MRI has no fixed units; "
                          "some files store whole numbers 0..255, others decimals)")
     return volumes
+
+
+def _modality_code(name: str) -> str:
+    """A Decathlon modality name ("MRI", "CT", "T2"...) as DICOM's code ("MR", "CT")."""
+    name = str(name).upper()
+    return "CT" if "CT" in name else "MR" if name.startswith(("MR", "T1", "T2", "FLAIR", "ADC", "DWI")) else name
 
 
 def load_phantom_mri(n: int = 24, seed: int = 0) -> Volumes:
@@ -279,7 +453,7 @@ def load_phantom_mri(n: int = 24, seed: int = 0) -> Volumes:
     drawn = cardiac_mris(n, shape=PHANTOM_SHAPE, seed=seed)
     return Volumes(list(drawn["volumes"]), list(drawn["labels"].astype(np.uint8)), [PHANTOM_SPACING] * n,
                    [f"phantom {i:03d}" for i in range(n)], PHANTOM_LABELS, "RadKit phantom cardiac MRI", False,
-                   notes=["slices along the first axis; not real patients"])
+                   notes=["slices along the first axis; not real patients"], modality="MR")
 
 
 def _decathlon_folder(key: str, task: str) -> Path | None:
@@ -429,10 +603,162 @@ def from_slices(slices, where, volumes: Volumes) -> list:
 
 
 def predict_probabilities(model, volumes: Volumes, batch_size: int = 128) -> list:
-    """The model's probabilities for every voxel of every scan, slice by slice: one (X, Y, Z, classes) array per scan."""
+    """The model's probabilities for every voxel of every scan, slice by slice: one (X, Y, Z, classes) array per scan.
+
+    ``volumes`` may also be one 3-D array (already scaled as in training). Scans in an orientation other
+    than RAS are refused: the model learned RAS slices (turn them with ``to_canonical`` or ``read_scan``).
+    """
+    if not isinstance(volumes, Volumes):
+        image = np.asarray(volumes, np.float32)
+        if image.ndim != 3:
+            raise RadkitError(f"predict_probabilities needs scans or one 3-D volume; got shape {image.shape}.",
+                              "Give one scan, e.g. volumes.read_scan(path).array scaled with scale_intensity.")
+        volumes = Volumes([image], [np.zeros(image.shape, np.uint8)], [(1.0, 1.0, 1.0)], ["scan"], (), "", False,
+                          orientation=CANONICAL)
+    if volumes.orientation and volumes.orientation != CANONICAL:
+        raise RadkitError(f"These scans are in {volumes.orientation} orientation, but the model learned from "
+                          f"{CANONICAL} scans: it would see the anatomy along the wrong axes and measure wrongly.",
+                          "Turn each scan first: array, spacing, affine, note = volumes.to_canonical(array, affine); "
+                          "volumes.read_scan and read_nifti already do.")
     channels = model.input_shape[-1]  # 1, or 3 for a 2.5-D model (a slice and its two neighbours)
     x, _, where = to_slices(volumes, tuple(model.input_shape[1:3]), context=(channels - 1) // 2)
     return from_slices(model.predict(x, batch_size=batch_size, verbose=0), where, volumes)
+
+
+# ---------------------------------------------------------------- measuring your own patient
+
+def learned_scope(volumes: Volumes, model=None) -> dict:
+    """What a segmentation model learned from, to check a new scan against (notebook 08): modality,
+    orientation, voxel size, largest scan, how intensities were scaled, the scaled scans' mean brightness,
+    and the structures. Keep it beside the model with ``save_scope``."""
+    means = [float(np.mean(v)) for v in volumes.images]
+    return {"modality": volumes.modality, "orientation": volumes.orientation or CANONICAL,
+            "spacing": [round(float(v), 4) for v in np.median(np.array(volumes.spacings, float), axis=0)],
+            "largest_scan": [int(v) for v in np.array([v.shape for v in volumes.images]).max(axis=0)],
+            "intensity": "each scan scaled to 0..1 by its 99.5th percentile (scale_intensity)",
+            "mean_intensity": [round(min(means), 4), round(max(means), 4)],
+            "label_names": list(volumes.label_names),
+            "slice_size": list(model.input_shape[1:3]) if model is not None else None}
+
+
+def save_scope(scope: dict, path, overwrite: bool = False) -> Path:
+    """Save a model's ``learned_scope`` as a small JSON file (e.g. beside the model) (notebook 08)."""
+    path = Path(path)
+    _refuse_overwrite(path, overwrite)
+    text = json.dumps(scope, indent=1)
+    return write_atomically(path, lambda temporary: Path(temporary).write_text(text), _replace_if(overwrite))
+
+
+def load_scope(path) -> dict:
+    """Read a scope saved by ``save_scope`` (notebook 08)."""
+    return json.loads(Path(path).read_text())
+
+
+@dataclass
+class Measurement:
+    """What ``measure_patient`` gives back: the scan as the model saw it (``image``, RAS, 0..1), the
+    ``outline`` (whole numbers per voxel), ``spacing`` (mm), ``volumes_ml`` per structure, the ``figure``
+    through the slices, and ``changes``: every check and change, in words."""
+
+    image: np.ndarray
+    outline: np.ndarray
+    spacing: tuple
+    volumes_ml: dict
+    figure: object
+    changes: list
+    scan: Scan
+
+
+def measure_patient(path, model, scope: dict, series=None, threshold: float = 0.5, reorient: bool = True,
+                    show: bool = True) -> Measurement:
+    """Outline and measure one patient's scan (a DICOM series folder or a NIfTI file) with a trained model,
+    in one call (notebook 08).
+
+    Before the model sees the scan, it is checked against ``scope`` (``learned_scope`` of the training
+    scans): the modality must match; the axes are turned to RAS; a voxel size more than 10 % off is
+    resampled to the learned one; a scan larger than the model's slices is refused; intensities are scaled
+    as in training and compared with the training scans' brightness. Everything checked or changed is
+    printed and kept in ``changes``. ``reorient=False`` skips the turning (only to see what goes wrong).
+
+        result = volumes.measure_patient("my_series/", unet, scope)
+        result.volumes_ml        # {"anterior": 1.7, "posterior": 1.6}
+    """
+    from scipy import ndimage
+
+    from radkit import masks
+
+    scan = read_scan(path, series=series, canonical=reorient)
+    names = list(scope.get("label_names") or [])
+    changes = [f"read {scan.source}: {scan.array.shape} voxels of {_mm(scan.spacing)} mm"]
+    learned_modality = scope.get("modality", "")
+    if scan.modality and learned_modality and scan.modality != learned_modality:
+        raise RadkitError(f"This scan is {scan.modality}, but the model learned from {learned_modality} scans: "
+                          "its outline would mean nothing here.",
+                          f"Use a {learned_modality} scan, or a model trained on {scan.modality}.")
+    changes.append(f"modality {scan.modality}, as learned" if scan.modality else
+                   f"the file does not say its modality: taken to be {learned_modality or 'what the model learned'}")
+    if reorient:
+        turned = [n for n in scan.notes if n.startswith("turned")]
+        changes.append(turned[0] if turned else f"already {CANONICAL}, as learned")
+    else:
+        changes.append(f"NOT turned (reorient=False): axes as stored, {scan.orientation}; "
+                       f"the model learned {scope.get('orientation', CANONICAL)}")
+    array, learned = np.asarray(scan.array, np.float32), np.asarray(scope["spacing"], float)
+    have = np.asarray(scan.spacing, float)
+    if np.any(np.abs(have - learned) > 0.1 * learned):
+        array = ndimage.zoom(array, have / learned, order=1)
+        changes.append(f"voxel size {_mm(have)} mm resampled to the learned {_mm(learned)} mm")
+    else:
+        changes.append(f"voxel size {_mm(have)} mm, as learned")
+    size = tuple(model.input_shape[1:3])
+    if array.shape[1] > size[0] or array.shape[2] > size[1]:
+        largest = tuple(scope.get("largest_scan") or ())
+        raise RadkitError(f"This scan is {array.shape} voxels; the model outlines slices of at most {size} "
+                          f"and learned from scans of at most {largest} voxels (crops around the structure).",
+                          "Crop the scan around the structure first (as the training scans were), then measure it.")
+    low, high = float(array.min()), float(array.max())
+    image = scale_intensity(array)
+    changes.append(f"intensities {low:.4g} to {high:.4g} scaled to 0..1, as in training")
+    lowest, highest = scope.get("mean_intensity") or (0.0, 1.0)
+    if not 0.8 * lowest <= image.mean() <= 1.2 * highest:
+        changes.append(f"WARNING: mean brightness {image.mean():.2f} after scaling, the training scans "
+                       f"{lowest:.2f} to {highest:.2f}: not like them; check the outline")
+    outline = to_labels(predict_probabilities(model, image)[0], threshold)
+    spacing = tuple(float(v) for v in learned)
+    measured = {name: round(masks.volume_ml(outline, spacing, k), 3) for k, name in enumerate(names) if k > 0}
+    figure = slices_picture(image, outline, spacing, names) if show else None
+    for change in changes:
+        print(f"  {change}")
+    print("  volume: " + ", ".join(f"{name} {ml:.2f} mL" for name, ml in measured.items()))
+    return Measurement(image, outline, spacing, measured, figure, changes, scan)
+
+
+def _mm(values) -> str:
+    """A voxel size as people write it: 1 x 1.2 x 2."""
+    return " x ".join(f"{float(v):g}" for v in values)
+
+
+def slices_picture(image, outline, spacing=(1.0, 1.0, 1.0), label_names=(), n: int = 6, title: str = ""):
+    """Up to ``n`` slices through the outlined structure (across the first axis), with a colour key (notebook 08)."""
+    import matplotlib.pyplot as plt
+
+    from radkit.masks import colour_key, overlay_rgb
+
+    image, outline = np.asarray(image), np.asarray(outline)
+    filled = np.flatnonzero((outline > 0).reshape(len(outline), -1).any(axis=1))
+    picks = filled if len(filled) else np.arange(len(image))
+    picks = picks[np.linspace(0, len(picks) - 1, min(n, len(picks))).round().astype(int)]
+    fig, axes = plt.subplots(1, len(picks), figsize=(1.9 * len(picks), 2.6), squeeze=False)
+    for ax, k in zip(axes[0], picks):
+        ax.imshow(overlay_rgb(_display(image[k], CANONICAL, 0), None, _display(outline[k], CANONICAL, 0)),
+                  aspect=spacing[2] / spacing[1], interpolation="nearest")
+        ax.set_title(f"slice {k}", fontsize=9)
+        ax.set_axis_off()
+    colour_key(fig, label_names[1:] if label_names else (), truth=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.1, 1, 0.92 if title else 1))
+    return fig
 
 
 # ---------------------------------------------------------------- pictures
@@ -448,11 +774,16 @@ def plane_names(orientation: str) -> list[str]:
         [f"across axis {i}" for i in range(3)]
 
 
-def show_planes(volume, truth=None, pred=None, spacing=(1.0, 1.0, 1.0), orientation: str = "", point=None):
+def show_planes(volume, truth=None, pred=None, spacing=(1.0, 1.0, 1.0), orientation: str = "", point=None,
+                title: str = "", label_names=()):
     """Three planes through one point of a scan, with outlines (truth green, model orange) (notebook 08).
 
-    ``point`` defaults to the centre of the labelled structure (or of the scan).
+    ``point`` defaults to the centre of the labelled structure (or of the scan). ``title`` goes above
+    the panels; a colour key goes below them when there is an outline (``label_names`` name the structures,
+    background first).
     """
+    from radkit.masks import colour_key
+
     import matplotlib.pyplot as plt
 
     from radkit.masks import overlay_rgb
@@ -472,7 +803,14 @@ def show_planes(volume, truth=None, pred=None, spacing=(1.0, 1.0, 1.0), orientat
         ax.imshow(overlay_rgb(take(volume), take(truth), take(pred)), aspect=aspect, interpolation="nearest")
         ax.set_title(f"{names[axis]}, slice {point[axis]}", fontsize=9)
         ax.set_axis_off()
-    fig.tight_layout()
+    bottom = 0.0
+    if truth is not None or pred is not None:
+        structures = tuple(label_names[1:]) if pred is not None else ()
+        colour_key(fig, structures or (("structure",) if pred is not None else ()), truth=truth is not None)
+        bottom = 0.08
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, bottom, 1, 0.93 if title else 1))
     return fig
 
 

@@ -166,8 +166,11 @@ def test_dicom_series_to_nifti_and_back(tmp_path):
     folder = dicom.example_series(tmp_path / "series")
     series = dicom.load_series(folder)
     path = volumes.series_to_nifti(folder, tmp_path / "series.nii.gz")
-    array, spacing = volumes.read_nifti(path)
+    array, spacing = volumes.read_nifti(path, canonical=False)  # the file as written: slices in order
     assert np.array_equal(array, series.volume) and spacing == series.spacing
+    ras, ras_spacing, _, _ = volumes.to_canonical(series.volume, volumes.series_affine(series), series.spacing)
+    array, spacing = volumes.read_nifti(path)  # read as radkit always reads: turned to RAS
+    assert np.array_equal(array, ras) and spacing == ras_spacing
     mask = (series.volume > np.median(series.volume)).astype(np.uint8)
     written = volumes.volume_to_series(mask, folder, tmp_path / "mask_series", description="mask")
     again = dicom.load_series(tmp_path / "mask_series")

@@ -22,5 +22,5 @@ from radkit.data.images import (  # noqa: F401
 )
 from radkit.data.datasets import ImageDataset, load_medmnist, load_phantom_chest, load_pneumonia  # noqa: F401
 from radkit.data.folders import (  # noqa: F401
-    SPLIT_FOLDERS, PATIENT_PATTERNS, PATTERN_FIX, patient_ids, ImageFolder, load_image_folder
+    SPLIT_FOLDERS, PATIENT_PATTERNS, PATTERN_FIX, patient_ids, ImageFolder, FolderFiles, folder_files, load_image_folder
 )

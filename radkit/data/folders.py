@@ -248,14 +248,10 @@ def _sub_folders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
 
 
-def load_image_folder(folder, size: int = 64, on_error: str = "raise") -> ImageFolder:
-    """Load your own pictures from ``folder``, which holds one sub-folder per label (notebook 02).
+def folder_files(folder) -> "FolderFiles":
+    """The picture files of your folder with their labels and splits, without reading any (notebook 02).
 
-    For example ``my_xrays/normal/*.png`` and ``my_xrays/pneumonia/*.dcm``. A folder holding
-    ``train/``, ``test/`` and perhaps ``val/``, each with the label sub-folders (the layout of the
-    Kaggle chest X-ray sets), keeps those splits: ``.split()`` uses them.
-    Every picture is made grey and resized to ``size`` x ``size``.
-    ``on_error="skip"`` skips unreadable files (with a note) instead of stopping.
+    The same layouts as ``load_image_folder``, checked the same way.
     """
     folder = Path(folder).expanduser()
     layout_fix = (f"Arrange it as {folder}/<label>/<pictures>, for example {folder}/normal/ and "
@@ -263,8 +259,6 @@ def load_image_folder(folder, size: int = 64, on_error: str = "raise") -> ImageF
                   "folders, each holding these label folders).")
     if not folder.is_dir():
         raise RadkitError(f"There is no folder at {folder}.", "Check the path. " + layout_fix)
-    if on_error not in ("raise", "skip"):
-        raise RadkitError(f"on_error={on_error!r} is not 'raise' or 'skip'.", "Use on_error='skip' to skip bad files.")
     subs = _sub_folders(folder)
     splits = [p for p in subs if p.name.lower() in SPLIT_FOLDERS]
     if splits and len(splits) < len(subs):
@@ -288,7 +282,7 @@ def load_image_folder(folder, size: int = 64, on_error: str = "raise") -> ImageF
     if len(label_names) < 2:
         raise RadkitError(f"{folder} has only one sub-folder of pictures ({label_names[0]}), so only one label.",
                           "A model needs examples of at least two labels to learn the difference. " + layout_fix)
-    images, labels, paths, where, skipped, failed = [], [], [], [], [], []
+    files, skipped = [], []
     for split, part in parts:
         for class_folder in _sub_folders(part):
             pictures, others = _image_files(class_folder)
@@ -299,25 +293,55 @@ def load_image_folder(folder, size: int = 64, on_error: str = "raise") -> ImageF
                     f"The sub-folder {class_folder.name}/ has no pictures (PNG, JPEG, DICOM, ...)"
                     + (" - its pictures seem to be one folder further down." if nested else "."),
                     layout_fix)
-            for path in pictures:
-                try:
-                    picture = read_image(path)
-                except RadkitError as error:
-                    if on_error != "skip":
-                        raise
-                    failed.append(path)
-                    print(f"Skipped {path.name}: {error.problem}")
-                    continue
-                images.append(resize_images(picture[None], size)[0])
-                labels.append(label_names.index(class_folder.name))
-                paths.append(path)
-                where.append(split)
+            files += [(path, class_folder.name, split) for path in pictures]
+    return FolderFiles(label_names, files, skipped, layout_fix, bool(splits))
+
+
+@dataclass
+class FolderFiles:
+    """The picture files of a folder, before any is read: (path, label name, split or None) for each."""
+
+    label_names: list[str]
+    files: list[tuple[Path, str, str | None]]
+    skipped: list[Path]
+    layout_fix: str
+    has_splits: bool
+
+
+def load_image_folder(folder, size: int = 64, on_error: str = "raise") -> ImageFolder:
+    """Load your own pictures from ``folder``, which holds one sub-folder per label (notebook 02).
+
+    For example ``my_xrays/normal/*.png`` and ``my_xrays/pneumonia/*.dcm``. A folder holding
+    ``train/``, ``test/`` and perhaps ``val/``, each with the label sub-folders (the layout of the
+    Kaggle chest X-ray sets), keeps those splits: ``.split()`` uses them.
+    Every picture is made grey and resized to ``size`` x ``size``.
+    ``on_error="skip"`` skips unreadable files (with a note) instead of stopping.
+    """
+    if on_error not in ("raise", "skip"):
+        raise RadkitError(f"on_error={on_error!r} is not 'raise' or 'skip'.", "Use on_error='skip' to skip bad files.")
+    found = folder_files(folder)
+    label_names, skipped, layout_fix = found.label_names, found.skipped, found.layout_fix
+    folder = Path(folder).expanduser()
+    images, labels, paths, where, failed = [], [], [], [], []
+    for path, label, split in found.files:  # one at a time, resized at once: full-size films never fill the memory
+        try:
+            picture = read_image(path)
+        except RadkitError as error:
+            if on_error != "skip":
+                raise
+            failed.append(path)
+            print(f"Skipped {path.name}: {error.problem}")
+            continue
+        images.append(resize_images(picture[None], size)[0])
+        labels.append(label_names.index(label))
+        paths.append(path)
+        where.append(split)
     if skipped:
         print(f"Note: {len(skipped)} file(s) that are not pictures were ignored, e.g. {skipped[0].name}.")
     if not images:
         raise RadkitError(f"No picture in {folder} could be read ({len(failed)} skipped).", layout_fix)
-    if splits:
+    if found.has_splits:
         counts = {s: where.count(s) for s in ("train", "val", "test") if s in where}
         print("Found the folder's own splits: " + ", ".join(f"{s}/ {n} images" for s, n in counts.items()) + ".")
     return ImageFolder(np.stack(images), np.array(labels), label_names, paths,
-                       np.array(where, dtype=object) if splits else None)
+                       np.array(where, dtype=object) if found.has_splits else None)

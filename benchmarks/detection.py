@@ -51,9 +51,6 @@
    time. --cell-grey, --cell-size 240x320, --cell-epochs, --cell-no-flips measure what each
    part brings; --seeds 42,0,1 trains once per seed; --cell-base mobilenetv2 is the
    pretrained variant (grey, measured worse).
-   The counts are also set beside a blind second reading of the test smears (boxes.second_reading:
-   two readers' white cells, two others' red cells, none of them shown BCCD's boxes; how it was made:
-   radkit/boxes/bccd_second_reading.md): how far the readers are from each other, BCCD and the detector from them.
    Targets: mAP@0.5 >= 0.85, WBC exact on >= 95 %, RBC within 10 %, <= 10 minutes.
 
     RADKIT_LOCAL_DATA=../shared/data python benchmarks/detection.py --figure docs/detection_overlay.png
@@ -293,7 +290,6 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
                  test_boxes=as_objects(list(data.test[1])), test_labels=as_objects(list(data.labels["test"])),
                  val_labels=as_objects(list(data.labels["val"])),
                  files=np.array(data.info["test"]["files"]), threshold=threshold)
-    reading = boxes.second_reading(data.info["test"]["files"])  # blind readers' counts, beside BCCD's
     if figure is not None:
         figure["cells"] = (data.test[0][0], found[0], data.test[1][0], data.labels["test"][0], threshold)
         # The smears to look at: every white-cell miscount; the two red-cell counts most under and most over BCCD's.
@@ -330,46 +326,7 @@ def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: b
             "RBC mean relative error on the validation smears (threshold, sureness)": [round(float(v), 3)
                                                                                      for v in val_off],
             "WBC exact, counted by sureness": round(float(np.mean(by_sureness[:, 1] == truth[:, 1])), 3),
-            **({} if reading is None else {"second reading (radkit/boxes/bccd_second_reading.csv)":
-                                           compare_with_readers(reading, truth, counted, by_sureness,
-                                                                np.median(val_truth[:, 0]))}),
             **timing, "weights": models.count_params(model)}
-
-
-def compare_with_readers(reading: dict, truth: np.ndarray, counted: np.ndarray, by_sureness: np.ndarray,
-                         yardstick: float) -> dict:
-    """How BCCD's counts, the readers' and the detector's agree, smear by smear (``truth``, ``counted``,
-    ``by_sureness``: (smears, 3) counts of RBC, WBC, platelets). ``yardstick``: a red-cell count that never looks
-    at the smear (the validation smears' median), to say how far a blind guess is from the readers."""
-    white_a, white_b = reading["white_A"], reading["white_B"]
-    agreed = white_a == white_b
-    red_c, red_d = (reading[f"red_whole_{r}"] + reading[f"red_cut_{r}"] for r in "CD")
-    whole_c, whole_d = reading["red_whole_C"], reading["red_whole_D"]
-    readers_whole = (whole_c + whole_d) / 2
-
-    def off(a, b):  # mean relative difference of a from b, per smear
-        return round(float(np.nanmean(boxes.count_errors(a, b))), 3)
-
-    def corr(a, b):
-        return round(float(np.corrcoef(a, b)[0, 1]), 2)
-
-    return {"white cells: readers A and B agree": f"{agreed.sum()} of {len(agreed)} smears",
-            "white cells: BCCD agrees with reader A": f"{np.sum(truth[:, 1] == white_a)} of {len(white_a)} smears",
-            "WBC exact against reader A": round(float(np.mean(counted[:, 1] == white_a)), 3),
-            "red cells per smear, readers C / D: whole, cut by the edge (means)":
-                [round(float(v.mean()), 1) for v in (whole_c, reading["red_cut_C"], whole_d, reading["red_cut_D"])],
-            "red cells per smear, BCCD's boxes (mean)": round(float(truth[:, 0].mean()), 1),
-            "red cells wholly inside, reader D vs reader C: mean relative difference, correlation":
-                [off(whole_d, whole_c), corr(whole_d, whole_c)],
-            "red cells with those cut by the edge, reader D vs reader C": [off(red_d, red_c), corr(red_d, red_c)],
-            "BCCD vs the readers' mean of whole red cells": [off(truth[:, 0], readers_whole),
-                                                             corr(truth[:, 0], readers_whole)],
-            "RBC counted by threshold vs the readers' mean of whole red cells": [off(counted[:, 0], readers_whole),
-                                                                                corr(counted[:, 0], readers_whole)],
-            "RBC counted by sureness vs the readers' mean of whole red cells": [off(by_sureness[:, 0], readers_whole),
-                                                                               corr(by_sureness[:, 0], readers_whole)],
-            f"always saying {yardstick:g} vs the readers' mean of whole red cells":
-                off(np.full(len(readers_whole), yardstick), readers_whole)}
 
 
 def across_seeds(runs: list, keys) -> dict:

@@ -200,6 +200,7 @@ def cardiac_mris(n: int, shape: tuple[int, int, int] = (16, 64, 64), seed: int =
 # ---------------------------------------------------------------- several findings per film (notebook 06)
 
 MULTI_FINDINGS = ("Pneumonia", "Effusion", "Cardiomegaly", "Nodule")
+PNEUMONIA_DENSITY = 0.5   # how much whiter a consolidation makes the lung on a several-findings film (0..1 scale)
 
 
 def chest_xray_multi(size: int = 64, findings=(), view: str = "PA", seed: int = 0) -> dict:
@@ -218,12 +219,24 @@ def chest_xray_multi(size: int = 64, findings=(), view: str = "PA", seed: int = 
 
         raise RadkitError(f"Unknown phantom finding(s): {', '.join(sorted(unknown))}.",
                           f"Use some of: {', '.join(MULTI_FINDINGS)}.")
-    film = chest_xray(size, pneumonia="Pneumonia" in findings, seed=seed)
+    film = chest_xray(size, pneumonia=False, seed=seed)   # the consolidation is drawn below
     rng = np.random.default_rng(seed + 1)
     image = film["image"].astype(np.float32) / 255
     y, x = _grid(size)
     lungs = film["lung_mask"]
     x0, y0, x1, y1 = film["heart_box"] / size * 2 - 1  # heart box in -1..1 coordinates
+    if "Pneumonia" in findings:
+        # A lobar consolidation: one lung's upper or middle zone turns white, patchy inside. Denser and larger
+        # than the single-finding films' opacities: among several findings, and with only a few labelled
+        # films (notebook 06, section 4), a faint patch would be lost; a clinician would see this one.
+        lobe_rng = np.random.default_rng(seed + 2)
+        side_lung = lungs & (x * lobe_rng.choice([-1, 1]) > 0)
+        rows = np.flatnonzero(side_lung.any(axis=1))
+        if len(rows):
+            top = rows[0] + lobe_rng.uniform(0.0, 0.3) * (rows[-1] - rows[0])
+            zone = side_lung & (np.arange(size)[:, None] >= top) & (np.arange(size)[:, None] <= top + 0.5 * (rows[-1] - rows[0]))
+            patchy = 0.7 + 0.3 * _smooth_noise(lobe_rng, (size, size), size / 16)
+            image = image + PNEUMONIA_DENSITY * ndimage.gaussian_filter(zone.astype(np.float32), size / 64) * patchy
     grow = (1.45 if "Cardiomegaly" in findings else 1.0) * (1.1 if view == "AP" else 1.0)
     if grow > 1.0:
         heart = _ellipse(y, x, (y0 + y1) / 2 + 0.03, (x0 + x1) / 2, (y1 - y0) / 2 * 1.1,
@@ -266,7 +279,7 @@ def chest_xrays_multi(n: int, size: int = 64, seed: int = 0) -> dict:
     for s in sick:
         found = []
         if s:
-            found = [f for f, p in zip(MULTI_FINDINGS, (0.6, 0.4, 0.3, 0.05)) if rng.random() < p] or ["Pneumonia"]
+            found = [f for f, p in zip(MULTI_FINDINGS, (0.6, 0.4, 0.3, 0.12)) if rng.random() < p] or ["Pneumonia"]
         chosen.append(found)
         views.append("AP" if rng.random() < (0.6 if found else 0.35) else "PA")
     films = [chest_xray_multi(size, f, v, seed=int(s)) for f, v, s in zip(chosen, views, rng.integers(0, 2**31, n))]

@@ -31,4 +31,4 @@ from radkit.boxes.measure import (resize_with_boxes, crop_around, uncrop_boxes, 
                                  cardiothoracic_ratio, estimate_thorax_boxes, evaluate_detections, plot_precision_recall,
                                  count_objects, confidence_sums, count_errors, pad)  # noqa: F401
 from radkit.boxes.datasets import (BoxDataset, load_heart_boxes, BLOOD_CLASSES, phantom_smears,
-                                 load_blood_cells, choose_count_thresholds, second_reading)  # noqa: F401
+                                 load_blood_cells, choose_count_thresholds)  # noqa: F401

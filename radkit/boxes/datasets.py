@@ -151,9 +151,17 @@ def phantom_smears(n: int, size=(120, 160), seed: int = 0, colour: bool = False)
         image = np.full(size, 0.82, np.float32)
         boxes, labels = [], []
         plan = [1] * rng.integers(0, 3) + [2] * rng.integers(0, 4) + [0] * rng.integers(6, 16)
+        # Cells lie side by side, as on a well-spread smear: a new cell may touch the others but not hide
+        # under them (a box around a cell nobody can see would teach the detector to guess).
+        placed = []   # (label, centre x, centre y, radius)
         for label in plan:
             radius = {0: rng.uniform(8, 11), 1: rng.uniform(14, 19), 2: rng.uniform(2.5, 4)}[label] * height / 120
-            cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+            for _ in range(30):
+                cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+                if all((cx - px) ** 2 + (cy - py) ** 2 >= (0.95 * (radius + pr)) ** 2 for _, px, py, pr in placed):
+                    placed.append((label, cx, cy, radius))
+                    break
+        for label, cx, cy, radius in sorted(placed, key=lambda cell: cell[0] != 0):   # red cells first, below
             disc = (x - cx) ** 2 + (y - cy) ** 2 <= radius**2
             if label == 0:
                 image[disc] = 0.62
@@ -162,7 +170,7 @@ def phantom_smears(n: int, size=(120, 160), seed: int = 0, colour: bool = False)
                 image[disc] = 0.7
                 for _ in range(3):  # lobed nucleus
                     ox, oy = rng.normal(0, radius / 3, 2)
-                    image[(x - cx - ox) ** 2 + (y - cy - oy) ** 2 <= (0.4 * radius) ** 2] = 0.25
+                    image[disc & ((x - cx - ox) ** 2 + (y - cy - oy) ** 2 <= (0.4 * radius) ** 2)] = 0.25
             else:
                 image[disc] = 0.35
             box = clip([[cx - radius, cy - radius, cx + radius, cy + radius]], size)[0]
@@ -250,29 +258,3 @@ def choose_count_thresholds(found, truth_counts, candidates=np.arange(0.05, 0.95
         best = np.flatnonzero(np.isclose(per_class, per_class.min(), rtol=0, atol=1e-9))
         chosen.append(candidates[best[(len(best) - 1) // 2]])
     return np.array(chosen)
-
-
-SECOND_READING = Path(__file__).with_name("bccd_second_reading.csv")
-
-
-def second_reading(files) -> dict | None:
-    """Cells counted by eye on BCCD's 72 test smears by readers who never saw BCCD's boxes (notebook 07).
-
-    It checks the reference: if two readers agree with each other far better than with the
-    dataset's labels, the labels are the weak point. Per smear: ``white_A``, ``white_B`` (white
-    cells, readers A and B); ``red_whole_C``, ``red_cut_C``, ``red_whole_D``, ``red_cut_D`` (red
-    cells wholly inside the picture, and cut by its edge, readers C and D); ``notes_A`` ... ``notes_D``
-    (each reader's words: "edge" for a cell cut by the edge, "clump", "smudge", "unsure"). The readers were
-    separate sessions of an AI assistant, not haematologists (``bccd_second_reading.md`` beside
-    this file says how they read). ``files``: the smears' file names (``info["test"]["files"]``);
-    the counts come back in their order. None when a smear is not in the reading (the practice smears).
-    """
-    with open(SECOND_READING, newline="", encoding="utf-8") as f:
-        rows = {row["image"]: row for row in csv.DictReader(f)}
-    names = [Path(str(f)).stem for f in files]
-    if not names or any(n not in rows for n in names):
-        return None
-    counts = ("white_A", "white_B", "red_whole_C", "red_cut_C", "red_whole_D", "red_cut_D")
-    notes = ("notes_A", "notes_B", "notes_C", "notes_D")
-    return {**{c: np.array([int(rows[n][c]) for n in names]) for c in counts},
-            **{c: np.array([rows[n][c] for n in names]) for c in notes}}

@@ -1,14 +1,30 @@
 """RadKit: small, readable helpers for a deep-learning course for clinicians.
 
-Each module has one job: ``config`` (data folder, seeds, fast mode),
-``phantoms`` (generated practice images), ``data`` (datasets and loaders),
-``dicom`` (reading DICOM), ``viz`` (pictures and sliders), ``models``,
-``train``, ``evaluate``, ``explain``, ``deploy`` (the browser app),
-``exercises`` (self-checks), ``doctor`` (is this machine ready?).
-Everything returns plain NumPy arrays and Keras models.
+Each module has one job (CONTRIBUTING.md has the full table). Data flows one way, from files to arrays,
+models, predictions, and then metrics and pictures:
+
+- set-up: ``config`` (data folder, seeds, fast mode, the three data situations), ``errors`` (plain-English
+  errors that say the fix), ``doctor`` (is this computer ready?), ``cli`` (the ``radkit`` command);
+- data: ``registry`` (the dataset cards), ``download`` (checked, atomic downloads), ``files`` (safe writing),
+  ``pack`` (the workshop data pack), ``nih`` (NIH films one at a time), ``phantoms`` (practice images),
+  ``data`` (loaders and the one decoding path), ``dicom`` (reading DICOM), ``deidentification`` (the DICOM
+  Basic Profile), ``volumes`` (3-D scans, NIfTI), ``labels`` (multi-label tables), ``boxes`` (box formats,
+  IoU, mAP, counts);
+- models: ``models`` (CNNs, transfer, U-Net, detectors), ``pretrained`` (the course's shipped classifier),
+  ``train`` (one seeded training loop), ``own_images`` (a classifier for your own folder of films);
+- judging and explaining: ``evaluate`` (clinical metrics with intervals), ``masks`` (Dice, volumes),
+  ``explain`` (Grad-CAM, occlusion), ``report`` (model cards), ``viz`` (pictures and sliders),
+  ``figure_check`` (figures that read right);
+- sharing: ``deploy`` (the browser app);
+- the course itself: ``exercises`` and ``checks`` (self-checking exercises), ``course`` (makes course/).
+
+Everything returns plain NumPy arrays and Keras models. Modules load on first use (``radkit.data``), so
+``import radkit`` stays quick.
 """
 
 from __future__ import annotations
+
+import pkgutil
 
 __version__ = "0.1.0"
 
@@ -56,9 +72,8 @@ def setup(seed: int = 42, quiet: bool = False) -> None:
         print(f"Data: {SITUATIONS[data_situation()]}")
 
 
-_SUBMODULES = {"boxes", "checks", "cli", "config", "course", "data", "deidentification", "deploy", "dicom",
-               "doctor", "download", "errors", "evaluate", "exercises", "explain", "figure_check", "files", "labels",
-               "masks", "models", "nih", "pack", "phantoms", "registry", "report", "train", "viz", "volumes"}
+# Every module and package in this folder, loaded on first use (``radkit.data``): found, not listed, so none is missed.
+_SUBMODULES = {module.name for module in pkgutil.iter_modules(__path__) if not module.name.startswith("_")}
 
 
 def __getattr__(name: str):

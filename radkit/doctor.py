@@ -55,6 +55,7 @@ def _pinned_versions() -> dict[str, str]:
 
 
 def check_python() -> Check:
+    """Is this a Python the course supports (3.11 to 3.13)?"""
     version = platform.python_version()
     ok = (3, 11) <= sys.version_info[:2] <= (3, 13)
     return Check("Python", "OK" if ok else "PROBLEM",
@@ -98,6 +99,7 @@ def check_packages() -> list[Check]:
 
 
 def check_compute() -> list[Check]:
+    """CPU cores, memory, and whether TensorFlow starts (and sees a GPU, which no notebook needs)."""
     import psutil
 
     cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
@@ -147,6 +149,7 @@ def check_data_folders() -> list[Check]:
 
 
 def check_disk() -> Check:
+    """Is there room for the datasets in the data folder?"""
     from radkit.errors import RadkitError
 
     try:

@@ -240,3 +240,16 @@ def test_quick_lane_leaves_out_notebooks_browser_hub_and_slow_tests(run_py):
     full = run_py.test_command(python, [], quick=False)
     assert "solutions" in full and "not notebook" not in " ".join(map(str, full))
     assert run_py.test_command(python, ["tests/test_data.py", "-x"], quick=False)[-2:] == ["tests/test_data.py", "-x"]
+
+
+# Catches: a README that grew to 53 KB of results and history, and commands in it that run.py does not know.
+def test_readme_is_one_screen_and_its_commands_exist(run_py):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme) < 12_000, f"README.md is {len(readme):,} characters: move detail to docs/"
+    assert "python3 run.py test" in readme  # CI runs exactly this command (.ci/run)
+    actions = set(re.findall(r"run\.py (\w+)", readme))
+    assert actions and actions <= {"course", "test", "doctor", "fetch", "pack"}, actions
+    for history in (r"\bissue \d+", r"this machine", r"no internet here"):
+        assert not re.search(history, readme, re.I), f"project history in README.md: {history}"
+    for link in re.findall(r"\]\(([^)#:]+)[)#]", readme):
+        assert (ROOT / link).exists(), f"README.md links to a missing file: {link}"

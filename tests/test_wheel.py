@@ -57,3 +57,17 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert "RadKit" in doctor.stdout and "Traceback" not in doctor.stderr, doctor.stdout + doctor.stderr
     assert (target / "bin" / "radkit").is_file()  # the console script comes with the wheel
+
+
+# Catches: a package docstring that names 12 of its modules, and a lazy-loading list that misses new ones
+# (``radkit.own_images`` would then raise AttributeError).
+def test_every_module_is_named_in_the_package_docstring_and_loads_lazily():
+    import re
+
+    import radkit
+
+    named = set(re.findall(r"``(\w+)``", radkit.__doc__))
+    modules = {p.stem for p in (ROOT / "radkit").iterdir()
+               if not p.name.startswith("_") and (p.suffix == ".py" or (p / "__init__.py").is_file())}
+    assert modules - named == set(), f"modules the docstring of radkit/__init__.py does not name: {modules - named}"
+    assert modules <= radkit._SUBMODULES

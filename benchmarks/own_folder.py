@@ -10,6 +10,7 @@ and AUC, and the time from the folder to the result.
 
     RADKIT_LOCAL_DATA=../shared/data python benchmarks/own_folder.py              # 28-px films, as shipped
     RADKIT_LOCAL_DATA=../shared/data python benchmarks/own_folder.py --side 128   # films enlarged to 128 px
+    RADKIT_LOCAL_DATA=../shared/data python benchmarks/own_folder.py --baseline 64  # and the former cell, 64 px
 
 ``--side`` writes the films larger (bicubic): the folder then looks like larger films, and train_folder's
 choice of a pretrained MobileNetV2 can be timed (the enlarged films hold no more detail than the 28-px ones).
@@ -77,11 +78,33 @@ def write_folder(npz: Path, out: Path, side: int = 28, seed: int = 0, per_split:
     return out
 
 
+def baseline(folder: Path, size: int, seed: int) -> dict:
+    """Notebook 02's own-images cell before train_folder: small CNN at ``size`` px, fit's defaults, threshold 0.5."""
+    import time
+
+    from radkit import data, evaluate, models, train
+    from radkit.own_images import _probabilities
+
+    start = time.perf_counter()
+    loaded = data.load_image_folder(folder, size=size)
+    split = loaded.split(val=0.15, test=0.15, groups=data.patient_ids(loaded.paths))
+    config.set_seed(seed)
+    model = models.small_cnn(input_shape=(size, size, 1), n_outputs=1)
+    train.fit(model, split.train, split.val, epochs=15, verbose=False)
+    probs = _probabilities(model, split.test[0])
+    scores = evaluate.clinical_metrics(split.test[1], probs, 0.5)
+    scores["auc"] = evaluate.auc(split.test[1], probs)
+    scores["seconds"] = time.perf_counter() - start
+    return scores
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=28, help="pixels across the written films (28: as shipped)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--epochs", type=int, default=None, help="override train_folder's choice")
+    parser.add_argument("--baseline", type=int, default=0, metavar="SIZE",
+                        help="also run notebook 02's former own-images cell at SIZE px (small CNN, threshold 0.5)")
     args = parser.parse_args()
     local = config.local_data_dir()
     npz = (local / "pneumoniamnist" / "pneumoniamnist.npz") if local else None
@@ -92,11 +115,16 @@ def main() -> None:
         n = {s: sum(1 for _ in (folder / s).rglob("*.png")) for s in ("train", "test")}
         print(f"Folder: train/ {n['train']} films, test/ {n['test']} films, {args.side} px, Kaggle layout.")
         result = train_folder(folder, seed=args.seed, epochs=args.epochs)
+        before = baseline(folder, args.baseline, args.seed) if args.baseline else None
     test = result.test
     print(f"\nRESULT side={args.side}px model={result.recipe.model} size={result.recipe.size}px "
           f"threshold={result.threshold:.3f} ACC={test['accuracy']:.3f} AUC={test['auc']:.3f} "
           f"sensitivity={test['sensitivity']:.3f} specificity={test['specificity']:.3f} "
           f"time={result.seconds / 60:.1f} min (folder to result, {os.cpu_count()} CPU cores)")
+    if before:
+        print(f"BEFORE (notebook 02's cell: small CNN at {args.baseline} px, threshold 0.5) "
+              f"ACC={before['accuracy']:.3f} AUC={before['auc']:.3f} sensitivity={before['sensitivity']:.3f} "
+              f"specificity={before['specificity']:.3f} time={before['seconds'] / 60:.1f} min")
 
 
 if __name__ == "__main__":

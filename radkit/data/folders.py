@@ -4,6 +4,7 @@ keep each patient in one split. Introduced in notebook 02.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -308,6 +309,14 @@ class FolderFiles:
     has_splits: bool
 
 
+def _read_resized(path: Path, size: int):
+    """(the picture at ``path`` resized to ``size``, None), or (None, the RadkitError saying why it cannot be read)."""
+    try:
+        return resize_images(read_image(path)[None], size)[0], None
+    except RadkitError as error:
+        return None, error
+
+
 def load_image_folder(folder, size: int = 64, on_error: str = "raise") -> ImageFolder:
     """Load your own pictures from ``folder``, which holds one sub-folder per label (notebook 02).
 
@@ -323,19 +332,23 @@ def load_image_folder(folder, size: int = 64, on_error: str = "raise") -> ImageF
     label_names, skipped, layout_fix = found.label_names, found.skipped, found.layout_fix
     folder = Path(folder).expanduser()
     images, labels, paths, where, failed = [], [], [], [], []
-    for path, label, split in found.files:  # one at a time, resized at once: full-size films never fill the memory
-        try:
-            picture = read_image(path)
-        except RadkitError as error:
-            if on_error != "skip":
-                raise
-            failed.append(path)
-            print(f"Skipped {path.name}: {error.problem}")
-            continue
-        images.append(resize_images(picture[None], size)[0])
-        labels.append(label_names.index(label))
-        paths.append(path)
-        where.append(split)
+    # Each picture is resized as soon as it is read, so full-size films never fill the memory; several are read
+    # at once (Pillow decodes outside Python's lock), in the folder's order.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        read = pool.map(lambda file: _read_resized(file[0], size), found.files)
+        for (path, label, split), (picture, error) in zip(found.files, read):
+            if error is not None:
+                if on_error != "skip":
+                    raise error
+                failed.append(path)
+                print(f"Skipped {path.name}: {error.problem}")
+                continue
+            images.append(picture)
+            labels.append(label_names.index(label))
+            paths.append(path)
+            where.append(split)
     if skipped:
         print(f"Note: {len(skipped)} file(s) that are not pictures were ignored, e.g. {skipped[0].name}.")
     if not images:

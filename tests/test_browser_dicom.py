@@ -3,8 +3,10 @@
 Every DICOM file radkit can read (../shared/data/dicom and the real files that ship with pydicom and
 pydicom-data: multi-frame, big-endian, enhanced CT, RT dose, padded, without a header) must give the page
 the same model input as Python (``radkit.deploy.preprocess``, through ``radkit.dicom.load_image``) within
-1e-4; files Python refuses the page refuses too, and compressed files (which Python decompresses with
-pylibjpeg) get a plain message naming the compression. Runs in Debian's Chromium like tests/test_browser.py.
+1e-4; files Python refuses the page refuses too. Compressed files (JPEG lossless, JPEG-LS, JPEG 2000, RLE) the
+page decompresses itself (tests/test_browser_codecs.py compares its decoded values with pydicom's); those it
+cannot (12-bit JPEG) get a plain message naming the compression. Runs in Debian's Chromium like
+tests/test_browser.py.
 """
 
 from __future__ import annotations
@@ -39,7 +41,15 @@ PYDICOM_FILES = ["emri_small.dcm",            # 10 frames: the middle one
                  "no_meta.dcm",                # no 128-byte preamble and no file meta header
                  "liver.dcm", "RG3_UNCR.dcm", "OBXXXX1A.dcm",
                  "SC_rgb.dcm",                 # colour: refused by both
-                 "emri_small_RLE.dcm"]         # RLE-compressed: Python decodes it, the page says it cannot
+                 "emri_small_RLE.dcm",         # compressed, read by both: RLE (10 frames), JPEG lossless,
+                 "JPEG-LL.dcm", "MR_small_jpeg_ls_lossless.dcm",  # JPEG-LS (signed values),
+                 "MR_small_jp2klossless.dcm", "RG3_J2KI.dcm",     # JPEG 2000 lossless and lossy (MONOCHROME1)
+                 "JPEG-lossy.dcm"]             # 12-bit JPEG: the page says it cannot decompress it
+
+# Compressed transfer syntaxes the page decompresses (dicom.js, with the decoders copied into the site).
+PAGE_DECOMPRESSES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57",
+                     "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81",
+                     "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.5"}
 
 
 def _pydicom_files() -> list[Path]:
@@ -54,12 +64,17 @@ def _python_input(path, exported):
         return error
 
 
-def _is_compressed(path) -> bool:
+def _page_cannot_decompress(path) -> bool:
+    """A compressed file the page refuses by its compression: another compression, or JPEG of more than 8 bits."""
     try:
-        syntax = pydicom.dcmread(path, stop_before_pixels=True, force=True).file_meta.get("TransferSyntaxUID")
+        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
     except Exception:
         return False
-    return syntax is not None and syntax.is_compressed
+    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    if syntax is None or not syntax.is_compressed:
+        return False
+    jpeg = syntax in ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51")
+    return syntax not in PAGE_DECOMPRESSES or (jpeg and int(ds.get("BitsStored", 8)) > 8)
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +103,8 @@ def _check_same_origin(report, url):
 
 # Bugs caught: any step of the page's DICOM path that differs from radkit.dicom (slope/intercept, padding,
 # window, MONOCHROME1, middle frame, unused high bits, big-endian bytes, float32 rounding, rounding half to
-# even), a file the page reads that Python refuses (or the reverse), and a compressed file refused without
-# naming its compression.
+# even), a file the page reads that Python refuses (or the reverse), a compressed file whose decompressed
+# picture differs from Python's, and a compressed file refused without naming its compression.
 def test_every_dicom_gives_the_page_pythons_model_input(cnn, shared_data, tmp_path):
     model, exported, site, _ = cnn
     files = sorted((shared_data / "dicom").glob("*.dcm")) + _pydicom_files()
@@ -98,10 +113,10 @@ def test_every_dicom_gives_the_page_pythons_model_input(cnn, shared_data, tmp_pa
     files.append(no_extension)
     report, url = _open(site, files)
     assert len(report["files"]) == len(files)
-    read = 0
+    read, names_read = 0, set()
     for path, result in zip(files, report["files"]):
         expected = _python_input(path, exported)
-        if _is_compressed(path):
+        if _page_cannot_decompress(path):
             syntax = pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID
             assert not result["ok"], path.name
             assert f"is compressed ({syntax.name})" in result["message"], (path.name, result["message"])
@@ -116,9 +131,14 @@ def test_every_dicom_gives_the_page_pythons_model_input(cnn, shared_data, tmp_pa
         probability = float(model.predict(expected, verbose=0)[0, 0])
         assert abs(result["values"][0] - probability) <= 1e-4, path.name
         read += 1
+        names_read.add(path.name)
     # The comparison can fail: the files differ, so their inputs do too (and most files were read).
-    inputs = [np.asarray(r["input"]) for r in report["files"] if r["ok"]]
-    assert read >= 20 and np.abs(inputs[0] - inputs[1]).max() > 0.05
+    # Every compressed file the page decompresses was read by both, not refused by both.
+    assert {"CR_chest_RG1_WG04_JPEG2000lossy.dcm", "CR_chest_RG1_WG04_JPEGLS_nearlossless.dcm", "emri_small_RLE.dcm",
+            "JPEG-LL.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm", "RG3_J2KI.dcm"} <= names_read
+    inputs = {p.name: np.asarray(r["input"]) for p, r in zip(files, report["files"]) if r["ok"]}
+    assert read >= 20 and np.abs(inputs["CR_chest_RG1_WG04_JPEG2000lossy.dcm"]
+                                 - inputs["CR_hip_RG2_WG04_uncompressed.dcm"]).max() > 0.05
     shown = next(r for p, r in zip(files, report["files"]) if p.name == "emri_small.dcm")
     assert shown["dicom"]["frames"] == 10 and shown["dicom"]["frame"] == 5
     assert report["errors"] == []

@@ -122,6 +122,7 @@ def build_webapp(model_folder, site, title: str | None = None, learn_more: dict 
     shutil.copytree(model_folder, site / "model")
     for name, path in files.items():
         shutil.copy2(path, site / "vendor" / name)
+    shutil.copytree(WEBAPP_DIR / "codecs", site / "vendor", dirs_exist_ok=True)  # dicom.js's decompressors
     for name in ("index.html", "app.js", "app.css", "dicom.js"):
         shutil.copy2(WEBAPP_DIR / name, site / name)
     if card is not None:

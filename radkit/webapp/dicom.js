@@ -2,7 +2,11 @@
 // dicom-parser (npm, bundled into the site) reads the header; this file turns the stored pixel values into
 // the grey picture radkit makes: rescale slope/intercept (per frame for enhanced files), padding, the file's
 // window (or the model's), MONOCHROME1 inverted, the middle frame of a multi-frame file, rounded to 0..255.
-// Every step copies the float32 arithmetic of radkit/dicom.py, so both give the same picture, pixel for pixel.
+// Every step copies the float32 arithmetic of the radkit.dicom package (radkit/dicom/pixels.py), so both give
+// the same picture, pixel for pixel.
+// Compressed files (JPEG, JPEG lossless, JPEG-LS, JPEG 2000, RLE: what hospital systems often export) are
+// decompressed here too, by kept decoders from npm copied into the site's vendor/ folder (see
+// radkit/webapp/codecs/LICENSES.md), giving the same stored values as pydicom with pylibjpeg in the notebook.
 // Nothing read here is sent or stored: the identifying tags are only shown on this page.
 'use strict';
 
@@ -58,6 +62,48 @@
     '1.2.840.10008.5.1.4.1.1.481.1': 'RT Image Storage',
   };
   const KNOWN = ['x00080016', 'x00080018', 'x00080060', 'x7fe00010', 'x0020000d', 'x00100020'];
+
+  // The decoder for each compressed transfer syntax the page can read. RLE is simple enough to decode here
+  // (DICOM PS3.5 Annex G); the others are kept builds of well-known libraries (npm), loaded from vendor/.
+  const DECODER_OF = {
+    '1.2.840.10008.1.2.4.50': 'jpeg', '1.2.840.10008.1.2.4.51': 'jpeg',
+    '1.2.840.10008.1.2.4.57': 'jpegLossless', '1.2.840.10008.1.2.4.70': 'jpegLossless',
+    '1.2.840.10008.1.2.4.80': 'jpegLS', '1.2.840.10008.1.2.4.81': 'jpegLS',
+    '1.2.840.10008.1.2.4.90': 'jpeg2000', '1.2.840.10008.1.2.4.91': 'jpeg2000',
+    '1.2.840.10008.1.2.5': 'rle',
+  };
+  const DECODER_FILES = {   // [script in vendor/, the name it defines]
+    jpeg: ['libjpegturbowasm_decode.js', 'libjpegturbowasm_decode'],   // libjpeg-turbo (8-bit JPEG)
+    jpegLossless: ['lossless-min.js', 'jpeg'],                          // jpeg-lossless-decoder-js (plain JS)
+    jpegLS: ['charlswasm_decode.js', 'CharLSWASM'],                     // CharLS
+    jpeg2000: ['openjpegwasm_decode.js', 'OpenJPEGWASM'],               // OpenJPEG
+  };
+  const decoders = { rle: true };   // filled in as each decoder finishes loading
+  const failed = {};                // decoders that could not be loaded (a site built without them)
+
+  function loadScript(src) {
+    return new Promise((resolve, reject) => {
+      const script = document.createElement('script');   // same origin: the page's security policy allows it
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = () => reject(new Error(`${src} could not be loaded`));
+      document.head.appendChild(script);
+    });
+  }
+
+  function loadDecoder(kind) {
+    const [file, global] = DECODER_FILES[kind];
+    const inVendor = (name) => new URL(`vendor/${name}`, document.baseURI).href;
+    return loadScript(inVendor(file))
+      .then(() => (kind === 'jpegLossless' ? window[global] : window[global]({ locateFile: inVendor })))
+      .then((module) => { decoders[kind] = module; })
+      .catch((error) => { failed[kind] = String(error && error.message); });
+  }
+
+  // Loaded in the background as soon as the page opens (a few hundred kB, kept offline with the rest of the
+  // site), so a compressed file can be read at once. `ready` resolves when all have loaded (or failed).
+  const ready = Promise.all(Object.keys(DECODER_FILES).map(loadDecoder))
+    .then(() => ({ loaded: Object.keys(decoders).sort(), failed: { ...failed } }));
 
   class DicomRefusal extends Error {}
   const fround = Math.fround;
@@ -169,6 +215,150 @@
     return out;
   }
 
+  // ---------------------------------------------------------------- compressed pixel data
+
+  // The compressed bytes of one frame (`index`, from 0), from the fragments of the encapsulated Pixel Data.
+  function frameBytes(ds, element, name, index, frames, kind) {
+    const fragments = element.fragments || [];
+    if (!fragments.length) damaged(name, 'has an image that could not be decoded');
+    try {
+      if (frames === 1) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, element, 0, fragments.length);
+      if (element.basicOffsetTable && element.basicOffsetTable.length) {
+        return dicomParser.readEncapsulatedImageFrame(ds, element, index);
+      }
+      if (fragments.length === frames) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, element, index, 1);
+      if (kind === 'jpeg' || kind === 'jpegLossless') {   // frames split over fragments: find where each JPEG ends
+        return dicomParser.readEncapsulatedImageFrame(ds, element, index,
+          dicomParser.createJPEGBasicOffsetTable(ds, element));
+      }
+    } catch (error) {
+      damaged(name, `has an image that could not be decoded (${describeParserError(error)})`);
+    }
+    return damaged(name, 'has frames that cannot be told apart (no offset table)');
+  }
+
+  // RLE Lossless (DICOM PS3.5 Annex G): a 64-byte header with the start of each segment, then one PackBits
+  // segment per byte of a pixel, the most significant byte first. Returns the bytes as stored uncompressed
+  // (little endian), like pydicom's own RLE decoder (extra decoded bytes are ignored, too few are damage).
+  function decodeRle(data, name, size, bytesPer) {
+    if (data.length < 64) damaged(name, 'has an RLE image that is cut short');
+    const header = new DataView(data.buffer, data.byteOffset, 64);
+    const segments = header.getUint32(0, true);
+    if (segments !== bytesPer) {
+      damaged(name, `has ${segments} RLE segments where ${bytesPer} were expected`);
+    }
+    const out = new Uint8Array(size * bytesPer);
+    for (let s = 0; s < segments; s++) {
+      let i = header.getUint32(4 + 4 * s, true);
+      const end = s + 1 < segments ? header.getUint32(8 + 4 * s, true) : data.length;
+      if (i < 64 || end > data.length || i > end) damaged(name, 'has an RLE image whose segments do not fit');
+      const at = bytesPer - 1 - s;   // segment 0 holds the most significant byte
+      let n = 0;
+      while (i < end && n < size) {
+        const header8 = (data[i++] << 24) >> 24;
+        if (header8 >= 0) {           // copy the next header8 + 1 bytes
+          for (let k = 0; k <= header8 && i < end && n < size; k++) out[(n++) * bytesPer + at] = data[i++];
+        } else if (header8 !== -128) {   // repeat the next byte 1 - header8 times
+          const value = data[i++];
+          for (let k = 0; k < 1 - header8 && n < size; k++) out[(n++) * bytesPer + at] = value;
+        }
+      }
+      if (n < size) damaged(name, 'has an RLE image that decodes to fewer pixels than it should');
+    }
+    return out;
+  }
+
+  // A WebAssembly decoder (libjpeg-turbo, CharLS, OpenJPEG): the frame's decoded values and what the
+  // compressed stream says about them (size, bits per value, signed or not).
+  function decodeWasm(Decoder, data) {
+    const decoder = new Decoder();
+    try {
+      decoder.getEncodedBuffer(data.length).set(data);
+      decoder.decode();
+      const info = decoder.getFrameInfo();
+      const bytes = decoder.getDecodedBuffer();
+      const wide = info.bitsPerSample > 8;
+      const Type = wide ? (info.isSigned ? Int16Array : Uint16Array) : (info.isSigned ? Int8Array : Uint8Array);
+      return {   // .slice(): a copy, out of the decoder's memory
+        values: new Type(bytes.buffer, bytes.byteOffset, bytes.byteLength / Type.BYTES_PER_ELEMENT).slice(),
+        cols: info.width, rows: info.height, components: info.componentCount,
+        precision: info.bitsPerSample, signed: Boolean(info.isSigned),
+      };
+    } finally {
+      decoder.delete();
+    }
+  }
+
+  function decodeJpegLossless(data) {
+    const decoder = new decoders.jpegLossless.lossless.Decoder();
+    const values = decoder.decode(data.buffer, data.byteOffset, data.length);
+    return { values, cols: decoder.xDim, rows: decoder.yDim, components: decoder.numComp,
+      precision: decoder.precision, signed: false };
+  }
+
+  // The stored values of frames `first` .. `first + nFrames - 1` of a compressed file, exactly as pydicom's
+  // pixel_array gives them (decoded with pylibjpeg): each value cast to the file's integer type (Bits
+  // Allocated, signed or not), and, for JPEG-LS and JPEG 2000, pydicom's sign correction from the precision
+  // the compressed stream declares (JPEG-LS cannot store signed values; some JPEG 2000 files disagree with
+  // the header about signs).
+  function decodedValues(ds, name, syntax, rows, cols, frames, first, nFrames) {
+    const kind = DECODER_OF[syntax];
+    const element = ds.elements.x7fe00010;
+    const allocated = ds.uint16('x00280100');
+    const signed = ds.uint16('x00280103') === 1;
+    if (![8, 16, 32].includes(allocated) || (kind !== 'rle' && allocated === 32)) {
+      refuse(`${name} stores ${allocated}-bit compressed pixels, which this web app cannot read.`,
+        'Export the image again as 8- or 16-bit greyscale, or open it in the RadKit notebook.');
+    }
+    if (!element.encapsulatedPixelData) damaged(name, 'says it is compressed but its image is not');
+    const fragments = element.fragments || [];
+    if (element.length === 0xffffffff || fragments.some((f) => f.position + f.length > ds.byteArray.length)) {
+      damaged(name, 'ends before the end of its image');   // a cut file: its last piece or end mark is missing
+    }
+    const size = rows * cols;
+    const out = allocated === 32 ? new Float64Array(size * nFrames) : new Int32Array(size * nFrames);
+    const cast = allocated === 8 ? (signed ? (v) => (v << 24) >> 24 : (v) => v & 0xff)
+      : allocated === 16 ? (signed ? (v) => (v << 16) >> 16 : (v) => v & 0xffff)
+        : (signed ? (v) => v | 0 : (v) => v >>> 0);
+    for (let f = 0; f < nFrames; f++) {
+      const data = frameBytes(ds, element, name, first + f, frames, kind);
+      const at = f * size;
+      if (kind === 'rle') {
+        const bytes = decodeRle(data, name, size, allocated / 8);
+        const view = new DataView(bytes.buffer);
+        for (let i = 0; i < size; i++) {
+          out[at + i] = allocated === 8 ? cast(bytes[i])
+            : allocated === 16 ? cast(view.getUint16(2 * i, true)) : cast(view.getUint32(4 * i, true));
+        }
+        continue;
+      }
+      let frame;
+      try {
+        frame = kind === 'jpegLossless' ? decodeJpegLossless(data)
+          : decodeWasm(kind === 'jpeg' ? decoders.jpeg.JPEGDecoder
+            : kind === 'jpegLS' ? decoders.jpegLS.JpegLSDecoder : decoders.jpeg2000.J2KDecoder, data);
+      } catch (error) {
+        const why = typeof error === 'number' ? 'the decoder stopped' : String((error && error.message) || error);
+        damaged(name, `has a compressed image that could not be decompressed (${why.slice(0, 120)})`);
+      }
+      if (!frame.rows || !frame.cols || !frame.values.length) {
+        damaged(name, 'has a compressed image that could not be decompressed');
+      }
+      if (frame.rows !== rows || frame.cols !== cols || frame.components !== 1 || frame.values.length < size) {
+        damaged(name, `holds a compressed image of ${frame.cols} x ${frame.rows} x ${frame.components} values, `
+          + `but its header says ${cols} x ${rows} x 1`);
+      }
+      const shift = 32 - frame.precision;   // pydicom's sign correction (see above)
+      const correct = shift > 32 - allocated && (kind === 'jpegLS' || (kind === 'jpeg2000' && frame.signed !== signed));
+      const values = frame.values;
+      for (let i = 0; i < size; i++) {
+        const v = cast(values[i]);
+        out[at + i] = !correct ? v : signed ? (v << shift) >> shift : (v << shift) >>> shift;
+      }
+    }
+    return out;
+  }
+
   function paddingRange(ds) {
     const element = ds.elements.x00280120;
     if (!element) return null;
@@ -200,6 +390,32 @@
     return found;
   }
 
+  // Refuses a compressed file the page cannot decompress (another compression, 12-bit JPEG, a decoder still
+  // loading or missing from the site), naming its compression as the notebook does.
+  function cannotDecompress(ds, name, syntax) {
+    const what = COMPRESSED[syntax] || `transfer syntax ${syntax}`;
+    const kind = DECODER_OF[syntax];
+    const fix = 'Export the image again uncompressed (most PACS viewers can), or open it in the RadKit notebook, '
+      + 'which decompresses it (pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg).';
+    const stored = ds.uint16('x00280101') || ds.uint16('x00280100');
+    if (!kind) {
+      refuse(`${name} is compressed (${what}), which this web app cannot decompress: it reads uncompressed, JPEG, `
+        + 'JPEG-LS, JPEG 2000 and RLE DICOM.', fix);
+    }
+    if (kind === 'jpeg' && stored > 8) {
+      refuse(`${name} is compressed (${what}) with ${stored}-bit values, which this web app cannot decompress: `
+        + 'it reads 8-bit JPEG only.', fix);
+    }
+    if (failed[kind]) {
+      refuse(`${name} is compressed (${what}), and this copy of the web app has no decompressor for it.`,
+        `Build the site again with radkit.deploy.build_webapp (it copies the decompressors), or: ${fix}`);
+    }
+    if (!decoders[kind]) {
+      refuse(`${name} is compressed (${what}), and the page is still loading its decompressor.`,
+        'Open the file again in a moment.');
+    }
+  }
+
   // One DICOM file -> the grey picture radkit.dicom.load_image makes (uint8, rows x cols) and what the page shows.
   // `window` is the model's [level, width] (used instead of the file's), or null.
   function read(bytes, name, window) {
@@ -218,12 +434,8 @@
       refuse(`${name} has no image in it (no Pixel Data): it may be a report or an index file.`,
         'Pick a file that holds an image.');
     }
-    if (!(syntax in UNCOMPRESSED)) {
-      const what = COMPRESSED[syntax] || `transfer syntax ${syntax}`;
-      refuse(`${name} is compressed (${what}), which this web app cannot decompress: it reads uncompressed DICOM only.`,
-        'Export the image again uncompressed (most PACS viewers can), or open it in the RadKit notebook, which '
-        + 'decompresses it (pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg).');
-    }
+    const compressed = !(syntax in UNCOMPRESSED);
+    if (compressed) cannotDecompress(ds, name, syntax);
     if (ds.elements.x00283000) {
       refuse(`${name} uses a modality look-up table (Modality LUT Sequence), which this web app does not apply.`,
         'Open it in the RadKit notebook (radkit.dicom.load_image applies it), or export it again as a plain image.');
@@ -239,7 +451,9 @@
     const frame = frames > 1 ? Math.floor(frames / 2) : 0;
     const padding = modality === 'RTDOSE' ? null : paddingRange(ds);
     const from = padding ? 0 : frame;
-    const stored = storedValues(ds, name, rows, cols, frames, from, padding ? frames : 1);
+    const stored = compressed
+      ? decodedValues(ds, name, syntax, rows, cols, frames, from, padding ? frames : 1)
+      : storedValues(ds, name, rows, cols, frames, from, padding ? frames : 1);
 
     // Pixel values in the file's units (float32), as radkit.dicom.pixels.
     let slope; let intercept;
@@ -316,9 +530,25 @@
     }
     return {
       rows, cols, grey, spacing, frames, frame, photometric, modality, inverted,
-      window: shown, syntax: UNCOMPRESSED[syntax].name, identifying: identifying(ds),
+      window: shown, syntax: compressed ? COMPRESSED[syntax] : UNCOMPRESSED[syntax].name, identifying: identifying(ds),
     };
   }
 
-  window.radkitDicom = { isDicom, read, DicomRefusal };
+  // Only the stored values of a file, all frames (what pydicom's pixel_array gives), for the tests that compare
+  // the page's decompression with pydicom's.
+  function storedPixels(bytes, name) {
+    const ds = parse(bytes, name);
+    const syntax = (ds.string('x00020010') || '1.2.840.10008.1.2').replace(/\0/g, '').trim();
+    const rows = ds.uint16('x00280010');
+    const cols = ds.uint16('x00280011');
+    const frames = Math.max(1, ds.intString('x00280008') || 1);
+    if (!ds.elements.x7fe00010 || !rows || !cols) damaged(name, 'has no image');
+    const compressed = !(syntax in UNCOMPRESSED);
+    if (compressed) cannotDecompress(ds, name, syntax);
+    const values = compressed ? decodedValues(ds, name, syntax, rows, cols, frames, 0, frames)
+      : storedValues(ds, name, rows, cols, frames);
+    return { rows, cols, frames, values };
+  }
+
+  window.radkitDicom = { isDicom, read, storedPixels, DicomRefusal, ready };
 })();

@@ -214,7 +214,7 @@ def _check_size(x: np.ndarray, model, what: str) -> None:
     have, want = x.shape[-1], model.input_shape[-1]
     if want is None or have == want:
         return
-    if _output_kind(model) == "mask":  # stacks of neighbouring slices (notebook 08)
+    if _task(model, y=None) == "segmentation":  # stacks of neighbouring slices (notebook 08)
         raise RadkitError(f"The model reads {want} slice(s) at a time, but the {what} have {have}.",
                           "Cut the slices to match the model: volumes.to_slices(data) for a model that reads 1 "
                           "slice, volumes.to_slices(data, context=1) for one that reads 3.")
@@ -312,26 +312,13 @@ def _box_augmenter(settings: dict, flip: bool, seed: int):
     return steps
 
 
-def _detection_loss(model, kind: str):
+def _detection_loss(kind: str):
     """The box regressor learns corners (L1 distance plus 1 - IoU); the centre detector its maps."""
-    import keras
-
-    from radkit import models
+    from radkit.models import losses
 
     if kind == "centres":
-        return models.centre_loss(models.centre_classes(model)), []
-    ops = keras.ops
-
-    def iou(y_true, y_pred):
-        low, high = ops.maximum(y_true[:, :2], y_pred[:, :2]), ops.minimum(y_true[:, 2:], y_pred[:, 2:])
-        overlap = ops.prod(ops.maximum(high - low, 0.0), axis=-1)
-        areas = [ops.prod(ops.maximum(b[:, 2:] - b[:, :2], 0.0), axis=-1) for b in (y_true, y_pred)]
-        return overlap / ops.maximum(areas[0] + areas[1] - overlap, 1e-6)
-
-    def box_loss(y_true, y_pred):
-        return ops.mean(ops.abs(y_true - y_pred), axis=-1) + (1.0 - iou(y_true, y_pred))
-
-    return box_loss, [iou]
+        return losses.centre_loss, []
+    return losses.box_loss, [losses.iou]
 
 
 def _box_dataset(x, boxes, model, batch_size: int, shuffle: bool = False, augment=False,
@@ -339,8 +326,8 @@ def _box_dataset(x, boxes, model, batch_size: int, shuffle: bool = False, augmen
     """Batches of pictures with what a detector learns, the boxes moved with the picture when augmenting."""
     tf = _tf()
     height, width = x.shape[1:3]
-    kind = _output_kind(model)
-    if kind == "box":  # one box per picture, seen by Keras' layers as a list of one
+    kind = _task(model)
+    if kind == "boxes":  # one box per picture, seen by Keras' layers as a list of one
         boxes = {"boxes": boxes[:, None, :], "labels": np.zeros((len(x), 1), np.int32)}
     augment = {} if augment is True else dict(augment) if isinstance(augment, dict) else augment
     flip = bool(augment.pop("flip", False)) if isinstance(augment, dict) else False
@@ -366,7 +353,7 @@ def _box_dataset(x, boxes, model, batch_size: int, shuffle: bool = False, augmen
 
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip(ds, seeds).map(lambda batch, s: move(batch[0], batch[1], s))
-    if kind == "box":
+    if kind == "boxes":
         scale = tf.constant([width, height, width, height], tf.float32)
         ds = ds.map(lambda images, t: (images, tf.clip_by_value(t["boxes"][:, 0, :] / scale, 0.0, 1.0)))
     else:
@@ -381,80 +368,68 @@ def _box_dataset(x, boxes, model, batch_size: int, shuffle: bool = False, augmen
 
 # ---------------------------------------------------------------- compiling and fitting
 
-def _output_kind(model) -> str:
-    """'binary' (one sigmoid), 'multilabel' (several sigmoids), 'multiclass' (softmax), 'mask' (one answer per pixel),
-    'box' or 'centres' (the detectors of notebook 07)."""
-    if model.layers[-1].name in ("box", "centres"):  # the detectors of notebook 07 (radkit.models)
-        return model.layers[-1].name
-    activation = getattr(getattr(model.layers[-1], "activation", None), "__name__", "")
-    if len(model.output_shape) == 4:
-        return "mask"
-    if model.output_shape[-1] == 1:
-        return "binary"
-    return "multiclass" if activation == "softmax" else "multilabel"
+def _task(model, y=None) -> str | None:
+    """What the model is for, as recorded when radkit built it (``radkit.models.task_of``); None when not recorded.
+
+    For a model radkit did not build, ``y`` (the labels), when given, says only how to feed the data: masks
+    shaped like the pictures are fed as masks ("segmentation"), anything else as given.
+    """
+    from radkit.models import task_of
+
+    task = task_of(model)
+    if task is None and y is not None and not isinstance(y, dict) and np.ndim(y) >= 3:
+        return "segmentation"
+    return task
 
 
 def _trainable_signature(model) -> int:
     return len(model.trainable_weights)
 
 
-def _dice_parts(y_true, y_pred, hard: bool):
-    """Overlap and size of each structure (not background) over the batch: what Dice is made of."""
+from radkit.models.losses import _dice_parts, dice_loss, dice_metric  # noqa: E402,F401 - notebook 08's loss
+
+
+def default_loss(model):
+    """The loss and metrics radkit uses for what the model was built for (its task), or a RadkitError if unknown."""
     import keras
 
-    ops, n = keras.ops, y_pred.shape[-1]
-    if n == 1:
-        truth, pred = ops.cast(y_true, "float32"), ops.cast(y_pred > 0.5, "float32") if hard else y_pred
-    else:
-        truth = ops.one_hot(ops.cast(y_true[..., 0], "int32"), n)[..., 1:]
-        pred = (ops.one_hot(ops.argmax(y_pred, axis=-1), n) if hard else y_pred)[..., 1:]
-    return ops.sum(truth * pred, axis=(0, 1, 2)), ops.sum(truth + pred, axis=(0, 1, 2))
+    task = _task(model)
+    if task == "segmentation":
+        return dice_loss, [keras.metrics.MeanMetricWrapper(dice_metric, name="dice")]
+    if task in ("boxes", "centres"):
+        return _detection_loss(task)
+    if task == "multiclass":
+        return "sparse_categorical_crossentropy", ["accuracy"]
+    if task in ("binary", "multilabel"):
+        return "binary_crossentropy", [keras.metrics.BinaryAccuracy(name="accuracy"),
+                                       keras.metrics.AUC(name="auc", multi_label=task == "multilabel")]
+    raise RadkitError(
+        "radkit does not know what this model is for (it did not build it), and the model has no loss yet.",
+        "Compile it yourself first, e.g. model.compile(optimizer='adam', loss='binary_crossentropy', "
+        "metrics=['accuracy']), or give the loss: train.fit(model, train, val, loss='binary_crossentropy'), "
+        "or say what it is for: radkit.models.set_task(model, 'binary').")
 
 
-def dice_loss(y_true, y_pred):
-    """Dice + cross-entropy, the loss for outlines (notebook 08).
+def compile_model(model, learning_rate: float = 1e-3, schedule_steps: int | None = None, loss=None, metrics=None):
+    """Choose the optimiser (Adam), the loss and the metrics (accuracy, AUC) that suit what the model is for.
 
-    Cross-entropy alone is dominated by the background (a hippocampus is about 1 % of
-    a slice), so "all background" already scores well. The Dice part, 1 - 2 x overlap /
-    (size of truth + size of outline) per structure, only rewards finding the structure.
+    ``loss`` / ``metrics``: your own instead of radkit's (a Keras name such as ``"binary_crossentropy"``, or a
+    function); with ``loss`` given, the metrics default to the task's own when radkit knows it, else none.
     """
     import keras
 
-    ops = keras.ops
-    overlap, sizes = _dice_parts(y_true, y_pred, hard=False)
-    dice = ops.mean((2 * overlap + 1.0) / (sizes + 1.0))  # + 1: a structure absent from both counts as agreement
-    if y_pred.shape[-1] == 1:
-        cross_entropy = keras.losses.binary_crossentropy(ops.cast(y_true, "float32"), y_pred)
+    from radkit.models.losses import register
+
+    register()  # radkit's losses are saved by their registered names, so the model loads anywhere
+    if loss is None:
+        loss, default_metrics = default_loss(model)
     else:
-        cross_entropy = keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
-    return ops.mean(cross_entropy) + 1.0 - dice
-
-
-def dice_metric(y_true, y_pred):
-    """Mean Dice over the structures in a batch, from the outlines the model would draw (notebook 08)."""
-    import keras
-
-    overlap, sizes = _dice_parts(y_true, y_pred, hard=True)
-    return keras.ops.mean((2 * overlap + 1e-6) / (sizes + 1e-6))
-
-
-def compile_model(model, learning_rate: float = 1e-3, schedule_steps: int | None = None):
-    """Choose the optimiser (Adam), the loss and the metrics (accuracy, AUC) that suit the model's output."""
-    import keras
-
-    kind = _output_kind(model)
+        default_metrics = default_loss(model)[1] if _task(model) else []
+    metrics = default_metrics if metrics is None else list(metrics)
     rate = keras.optimizers.schedules.CosineDecay(learning_rate, schedule_steps) if schedule_steps else learning_rate
-    if kind == "mask":
-        loss, metrics = dice_loss, [keras.metrics.MeanMetricWrapper(dice_metric, name="dice")]
-    elif kind in ("box", "centres"):
-        loss, metrics = _detection_loss(model, kind)
-    elif kind == "multiclass":
-        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
-    else:
-        loss = "binary_crossentropy"
-        metrics = [keras.metrics.BinaryAccuracy(name="accuracy"),
-                   keras.metrics.AUC(name="auc", multi_label=kind == "multilabel")]
-    model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=metrics)
+    optimizer = keras.optimizers.Adam(rate)
+    optimizer._radkit_compiled = True  # how fit tells radkit's compile from your own model.compile
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     model._radkit_signature = _trainable_signature(model)
     return model
 
@@ -481,17 +456,27 @@ def epoch_printer(epochs: int):
 
 def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_weight="balanced",
         augment=True, patience: int = 5, learning_rate: float | None = None, schedule: str | None = "cosine",
-        seed: int = config.DEFAULT_SEED, verbose=True, label_names=None):
+        seed: int = config.DEFAULT_SEED, verbose=True, label_names=None, loss=None, metrics=None):
     """Train ``model`` on ``train = (images, labels)``, checking on ``val`` after each epoch (notebook 02).
+
+    What it learns from (the loss):
+
+    - a model radkit built: the loss for what it was built for (``radkit.models.task_of``): cross-entropy
+      for yes/no and several findings, Dice + cross-entropy for outlines, box and centre losses for detectors;
+    - a model you compiled yourself (``model.compile(...)``): your loss, metrics and optimiser, untouched;
+    - ``loss=`` (and ``metrics=``): these, whatever the model; radkit compiles it with them (Adam and the
+      schedule below). A model radkit did not build, not compiled and without ``loss=``, is refused in plain words.
 
     - ``class_weight``: ``"balanced"`` (see ``class_weights``), ``None`` or a dict {label: weight}.
     - ``augment``: True, False, or a dict overriding ``AUGMENT``.
     - ``patience``: stop after this many epochs without a better validation AUC, keeping the best weights.
       With ``val=None`` the last epoch's weights are kept (a best epoch judged on augmented training
       pictures would only be noise, and would quietly undo Keras' weight averaging).
-    - ``learning_rate``: how big each step is (Adam, 0.001 by default). Giving it recompiles the model.
+    - ``learning_rate``: how big each step is (Adam, 0.001 by default). Giving it recompiles the model
+      (a model you compiled yourself keeps its optimiser, with this step size).
     - ``schedule``: ``"cosine"`` (the step size shrinks smoothly to zero by the last epoch: big steps
       first, fine ones at the end), ``"plateau"`` (halved when validation stops improving) or ``None``.
+      Cosine applies when radkit compiles; a model you compiled keeps your optimiser's own steps.
     - ``verbose``: True (one line per epoch), False (silent), or Keras' own 1 or 2.
     - Boxes as labels (notebook 07): for a ``box_regressor``, one box per picture (N, 4) in pixels; for a
       ``centre_detector``, ``radkit.boxes.pad(boxes, labels)``. Augmentation then moves each box with its
@@ -501,23 +486,28 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
     """
     import keras
 
-    kind = _output_kind(model)
-    x = _as_input(train[0], "training", channels=kind == "mask", colour=kind == "centres")
+    from radkit.models import compiled_by_radkit
+
+    kind = _task(model, y=train[1])
+    yours = getattr(model, "compiled", False) and not compiled_by_radkit(model)  # the learner's own model.compile
+    if kind is None and loss is None and not yours:
+        default_loss(model)  # raises: radkit cannot know what to learn
+    x = _as_input(train[0], "training", channels=kind == "segmentation", colour=kind == "centres")
     _check_size(x, model, "training images")
-    check = _check_boxes if kind in ("box", "centres") else _check_labels
+    check = _check_boxes if kind in ("boxes", "centres") else _check_labels
     y = check(train[1], len(x), "training", label_names)
-    if kind == "mask":
+    if kind == "segmentation":
         y = _check_masks(y, x, "training")
     val_data = None
     if val is not None:
-        xv = _as_input(val[0], "validation", channels=kind == "mask", colour=kind == "centres")
+        xv = _as_input(val[0], "validation", channels=kind == "segmentation", colour=kind == "centres")
         _check_size(xv, model, "validation images")
         yv = check(val[1], len(xv), "validation", label_names)
-        if kind == "mask":
+        if kind == "segmentation":
             yv = _check_masks(yv, xv, "validation")
-        val_data = (_box_dataset(xv, yv, model, max(batch_size, 128)) if kind in ("box", "centres")
+        val_data = (_box_dataset(xv, yv, model, max(batch_size, 128)) if kind in ("boxes", "centres")
                     else make_dataset(xv, yv, batch_size=max(batch_size, 128)))
-    if _output_kind(model) == "binary" and not np.isin(np.unique(y), (0, 1)).all():
+    if kind == "binary" and not np.isin(np.unique(y), (0, 1)).all():
         raise RadkitError(f"This model answers yes/no, so its labels must be 0 or 1; these hold {np.unique(y)[:5]}.",
                           "Number the labels 0 (no finding) and 1 (finding), or build the model with "
                           "n_outputs equal to the number of classes.")
@@ -525,15 +515,24 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
         if class_weight != "balanced":
             raise RadkitError(f"class_weight={class_weight!r} is not understood.",
                               "Use 'balanced', None, or a dict such as {0: 2.0, 1: 0.7}.")
-        class_weight = class_weights(y) if kind not in ("box", "centres") and y.ndim == 1 else None
+        labels = kind not in ("boxes", "centres") and y.ndim == 1 and np.array_equal(y, np.round(y))  # not measurements
+        class_weight = class_weights(y) if labels else None
 
     config.set_seed(seed)  # same shuffling, augmentation and dropout on every run
     steps = math.ceil(len(x) / batch_size)
-    if (not getattr(model, "compiled", False) or learning_rate is not None or schedule == "cosine"
-            or getattr(model, "_radkit_signature", None) != _trainable_signature(model)):
-        compile_model(model, learning_rate or 1e-3, schedule_steps=epochs * steps if schedule == "cosine" else None)
+    schedule_steps = epochs * steps if schedule == "cosine" else None
+    if loss is not None:  # asked: compile with this loss
+        compile_model(model, learning_rate or 1e-3, schedule_steps, loss=loss, metrics=metrics)
+    elif yours:  # the learner's own compile: their loss, metrics and optimiser stay
+        if metrics is not None:
+            model.compile(optimizer=model.optimizer, loss=model.loss, metrics=list(metrics))
+        if learning_rate is not None:
+            model.optimizer.learning_rate = learning_rate
+    elif (not getattr(model, "compiled", False) or learning_rate is not None or schedule == "cosine"
+            or metrics is not None or getattr(model, "_radkit_signature", None) != _trainable_signature(model)):
+        compile_model(model, learning_rate or 1e-3, schedule_steps, metrics=metrics)
 
-    score = "iou" if kind == "box" else next(
+    score = "iou" if kind == "boxes" else next(
         (k for k in ("auc", "dice") if f"'{k}'" in str(model.get_compile_config())), None)
     monitor, mode = (f"val_{score}", "max") if val_data is not None and score else (
         ("val_loss", "min") if val_data is not None else ("loss", "min"))
@@ -547,7 +546,7 @@ def fit(model, train, val=None, epochs: int = 15, batch_size: int = 32, class_we
     if verbose is True:
         callbacks.append(epoch_printer(epochs))
 
-    if kind in ("box", "centres"):
+    if kind in ("boxes", "centres"):
         train_data = _box_dataset(x, y, model, batch_size, shuffle=True, augment=augment, seed=seed)
     else:
         train_data = make_dataset(x, y, batch_size, shuffle=True, augment=augment, class_weight=class_weight,

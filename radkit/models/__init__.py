@@ -3,7 +3,11 @@
 Introduced in notebook 02_first_classifier (``small_cnn``, ``course_classifier``), 04_transfer_learning
 (``transfer_model``, ``set_trainable``), 07_detection (``box_regressor``, ``centre_detector``) and
 08_segmentation (``unet``, ``fcn8``).
-A package: ``saving``, ``classifiers``, ``segmentation``, ``detection``.
+A package: ``saving``, ``losses``, ``classifiers``, ``segmentation``, ``detection``.
+
+Every model radkit builds records what it is for (``task_of(model)``: yes/no, one of several, several
+findings, an outline, a box, centres), and ``save_model`` keeps it, so ``radkit.train.fit`` picks the loss
+from what the model was built for, never by guessing from its shape.
 
 Every model is a plain Keras Functional model that takes grey pictures as
 float32 numbers 0..1, shaped (height, width, 1) - what
@@ -14,7 +18,10 @@ Augmentation is not part of any model: it happens while training
 and exports cleanly to the browser (notebook 09).
 """
 
-from radkit.models.saving import _keras, count_params, KERAS_MARK, save_model, load_model  # noqa: F401
+from radkit.models.saving import (  # noqa: F401
+    _keras, count_params, layer_table, compiled_by_radkit, KERAS_MARK, save_model, load_model
+)
+from radkit.models.losses import TASKS, set_task, task_of  # noqa: F401
 from radkit.models.classifiers import (  # noqa: F401
     TRANSFER_HEAD, BASES, SHIPPED_CLASSIFIER, small_cnn, transfer_model, base_layers, is_pretrained,
     set_trainable, embeddings, spread_labels, saved_classifier_path, course_classifier

@@ -9,6 +9,7 @@ from pathlib import Path
 from radkit import config, download, registry
 from radkit.errors import RadkitError
 
+from radkit.models.losses import classifier_task, set_task
 from radkit.models.saving import _keras, load_model
 
 
@@ -56,7 +57,7 @@ def small_cnn(input_shape=(64, 64, 1), n_outputs: int = 1, filters=(16, 32, 64, 
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(n_outputs, activation=_output_activation(n_outputs, multi_label), name="prediction")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return set_task(keras.Model(inputs, outputs, name=name), classifier_task(n_outputs, multi_label))
 
 
 def _is_download_failure(error: Exception) -> bool:
@@ -138,6 +139,7 @@ def transfer_model(input_shape=(96, 96, 1), base: str = "mobilenetv2", n_outputs
     outputs = layers.Dense(n_outputs, activation=_output_activation(n_outputs, multi_label), name="prediction")(x)
     # The name says what it started from, so a saved model remembers it.
     model = keras.Model(inputs, outputs, name=f"{base}_{'imagenet' if used else 'random'}")
+    set_task(model, classifier_task(n_outputs, multi_label))
     set_trainable(model, trainable)
     return model
 
@@ -288,4 +290,4 @@ def course_classifier(source: str = "auto"):
     if not SHIPPED_CLASSIFIER.is_file():
         raise RadkitError("radkit's own classifier file is missing from this installation.",
                           "Reinstall radkit, or run notebook 02 to train and save your own.")
-    return _keras().models.load_model(SHIPPED_CLASSIFIER)
+    return set_task(_keras().models.load_model(SHIPPED_CLASSIFIER), "binary")  # notebook 02's recipe: yes/no

@@ -4,13 +4,17 @@
 
 from __future__ import annotations
 
+import functools
+
 from radkit import config
 from radkit.errors import RadkitError
 
 from radkit.models.saving import _keras
 from radkit.models.classifiers import small_cnn, transfer_model
+from radkit.models.losses import CENTRE_EXTRA, set_task
 
 
+@functools.lru_cache(maxsize=None)
 def _edge_layer():
     """The Keras layer that turns a feature map into box edges: a score per column (row), averaged (notebook 07)."""
     keras = _keras()
@@ -104,14 +108,14 @@ def box_regressor(input_shape=(128, 128, 1), base: str = "small_cnn", weights: s
         x = layers.Conv2D(head_width, 3, padding="same", activation="relu", name="box_reduce")(x)
         x = layers.Conv2D(4, 1, name="edge_scores", kernel_initializer="zeros")(x)
         outputs = _edge_layer()(start_box=start.tolist(), name="box")(x)
-        return keras.Model(model_input, outputs, name=f"box_regressor_edges_{trunk.name}")
+        return set_task(keras.Model(model_input, outputs, name=f"box_regressor_edges_{trunk.name}"), "boxes")
     x = layers.Conv2D(16, 1, activation="relu", name="box_reduce")(feature_map)
     x = layers.Flatten(name="box_flatten")(x)
     x = layers.Dropout(dropout, name="box_dropout")(x)
     x = layers.Dense(64, activation="relu", name="box_dense")(x)
     outputs = layers.Dense(4, activation="sigmoid", name="box", kernel_initializer="zeros",
                            bias_initializer=keras.initializers.Constant(np.log(start / (1 - start))))(x)
-    return keras.Model(model_input, outputs, name=f"box_regressor_{trunk.name}")
+    return set_task(keras.Model(model_input, outputs, name=f"box_regressor_{trunk.name}"), "boxes")
 
 
 def predict_boxes(model, images, shifts=None) -> "np.ndarray":
@@ -182,7 +186,6 @@ def refine_boxes(refiner, images, found, margin=0.25) -> "np.ndarray":
 
 
 CENTRE_STRIDE = 4  # the centre detector's map is 4 times smaller than the picture
-CENTRE_EXTRA = 4   # after the class maps: width, height, and where in its 4 x 4 cell the centre is (x, y)
 
 
 def centre_classes(model) -> int:
@@ -252,7 +255,7 @@ def centre_detector(input_shape=(120, 160, 1), n_classes: int = 3, width: int = 
     # Where the centre sits inside its cell (0..1 across, 0..1 down), like CenterNet's offset head.
     offsets = layers.Conv2D(2, 1, activation="sigmoid", name="offset_map")(x)
     outputs = layers.Concatenate(name="centres")([centres, sizes, offsets])
-    return keras.Model(inputs, outputs, name=name)
+    return set_task(keras.Model(inputs, outputs, name=name), "centres")
 
 
 def centre_targets(boxes, labels, image_shape, n_classes: int):
@@ -292,25 +295,12 @@ def centre_targets(boxes, labels, image_shape, n_classes: int):
     return tf.concat([heat] + [e[..., None] for e in extra], axis=-1)
 
 
-def centre_loss(n_classes: int):
-    """The centre detector's loss: focal loss on the centre maps (CenterNet's), plus size and offset errors at centres."""
-    keras = _keras()
-    ops = keras.ops
+def centre_loss(n_classes: int | None = None):
+    """The centre detector's loss (``radkit.models.losses.centre_loss``): focal loss on the centre maps, plus size and
+    offset errors at centres. It reads the number of classes from the maps, so ``n_classes`` is not needed."""
+    from radkit.models import losses
 
-    def loss(y_true, y_pred):
-        heat, pred = y_true[..., :n_classes], ops.clip(y_pred[..., :n_classes], 1e-4, 1 - 1e-4)
-        is_centre = ops.cast(heat > 0.999, "float32")
-        n = ops.maximum(ops.sum(is_centre), 1.0)
-        positive = -ops.log(pred) * (1 - pred) ** 2 * is_centre
-        negative = -ops.log(1 - pred) * pred**2 * (1 - heat) ** 4 * (1 - is_centre)
-        at = ops.max(is_centre, axis=-1, keepdims=True)
-        # Sizes are judged relative to the object (log ratio): 2 pixels off matter for a platelet, not for a white cell.
-        true_size, found_size = [ops.log(ops.maximum(t[..., n_classes:n_classes + 2], 1e-3)) for t in (y_true, y_pred)]
-        size = ops.sum(ops.abs(true_size - found_size) * at)
-        offset = ops.sum(ops.abs(y_true[..., n_classes + 2:] - y_pred[..., n_classes + 2:]) * at)
-        return (ops.sum(positive) + ops.sum(negative) + size + offset) / n
-
-    return loss
+    return losses.centre_loss
 
 
 def detect(model, images, threshold: float = 0.05, max_objects: int = 200, image_size=None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from radkit.errors import RadkitError
 
+from radkit.models.losses import set_task
 from radkit.models.saving import _keras
 
 
@@ -36,7 +37,7 @@ def unet(input_shape=(128, 128, 1), n_classes: int = 1, base_filters: int = 16, 
         x = layers.Concatenate(name=f"skip{level + 1}")([x, skips[level]])
         x = double_conv(x, width, f"dec{level + 1}")
     outputs = layers.Conv2D(n_classes, 1, activation="sigmoid" if n_classes == 1 else "softmax", name="mask")(x)
-    return keras.Model(inputs, outputs, name="unet")
+    return set_task(keras.Model(inputs, outputs, name="unet"), "segmentation")
 
 
 def fcn8(input_shape=(64, 64, 1), n_classes: int = 1, base_filters: int = 16):
@@ -68,4 +69,4 @@ def fcn8(input_shape=(64, 64, 1), n_classes: int = 1, base_filters: int = 16):
     score = layers.Add(name="fuse8")([score, layers.Conv2D(n_classes, 1, name="score8")(pooled[3])])
     score = layers.Conv2DTranspose(n_classes, 16, strides=8, padding="same", name="up8")(score)
     outputs = layers.Activation("sigmoid" if n_classes == 1 else "softmax", name="mask")(score)
-    return keras.Model(inputs, outputs, name="fcn8")
+    return set_task(keras.Model(inputs, outputs, name="fcn8"), "segmentation")

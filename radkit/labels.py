@@ -290,7 +290,7 @@ def load_nih_subset(size: int = 64, source: str = "auto", seed: int = 0) -> Film
                               "Put the folder nih_cxr_subset/ (Data_Entry_subset.csv and images/) in your "
                               "RADKIT_LOCAL_DATA folder, or make it with `python3 run.py fetch nih_cxr_subset` "
                               "(see datasets/nih_cxr_subset.md), or use source='auto' for the practice phantoms.")
-        reason = ("you asked for phantoms" if source == "phantom" else "the NIH films are not on this computer "
+        reason = ("source='phantom' asks for them" if source == "phantom" else "the NIH films are not on this computer "
                   "(an instructor can prepare them with `python3 run.py fetch nih_cxr_subset`)")
         print(f"Using PRACTICE phantoms with several findings, because {reason}.")
         return phantom_films(n=config.pick(900, 600), size=size, seed=seed)
@@ -312,6 +312,25 @@ def load_nih_subset(size: int = 64, source: str = "auto", seed: int = 0) -> Film
                         "report": expert_report_labels([table.labels[table.names.index(n)] for n in expert.names],
                                                        table.findings)}
     return films
+
+
+
+def load_normal_films(size: int = 224, n: int | None = None, seed: int = 0):
+    """The NIH subset's "No Finding" films, grey ``size`` x ``size``, and their views (AP/PA) (notebook 07).
+
+    Normal films to try a model on that has only seen sick ones. ``n`` picks that many
+    at random (``seed``), to keep a run short. None when the NIH films are not on this computer.
+    """
+    folder = _nih_folder()
+    if folder is None:
+        return None
+    table = read_label_csv(folder / "Data_Entry_subset.csv", folder / "images", findings=NIH_FINDINGS)
+    normal = np.flatnonzero(table.labels.sum(axis=1) == 0)
+    if n is not None and n < len(normal):
+        normal = np.sort(np.random.default_rng(seed).choice(normal, n, replace=False))
+    chosen = LabelTable([table.names[i] for i in normal], table.labels[normal], table.findings,
+                        {k: np.asarray(v)[normal] for k, v in table.info.items()}, table.folder)
+    return load_films(chosen, size), chosen.info["view"]
 
 
 # Google 2019 radiologist-adjudicated labels, and the NIH report-mined findings that mean the same.

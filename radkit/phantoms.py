@@ -234,7 +234,8 @@ def chest_xray_multi(size: int = 64, findings=(), view: str = "PA", seed: int = 
         rows = np.flatnonzero(side_lung.any(axis=1))
         if len(rows):
             top = rows[0] + lobe_rng.uniform(0.0, 0.3) * (rows[-1] - rows[0])
-            zone = side_lung & (np.arange(size)[:, None] >= top) & (np.arange(size)[:, None] <= top + 0.5 * (rows[-1] - rows[0]))
+            row = np.arange(size)[:, None]
+            zone = side_lung & (row >= top) & (row <= top + 0.5 * (rows[-1] - rows[0]))
             patchy = 0.7 + 0.3 * _smooth_noise(lobe_rng, (size, size), size / 16)
             image = image + PNEUMONIA_DENSITY * ndimage.gaussian_filter(zone.astype(np.float32), size / 64) * patchy
     grow = (1.45 if "Cardiomegaly" in findings else 1.0) * (1.1 if view == "AP" else 1.0)

@@ -143,6 +143,22 @@ def test_nih_subset_reads_as_documented(shared_data):
     assert films.expert["labels"].shape == (39, 4)
 
 
+
+# Catches notebook 07's normal films being anything but the subset's "No Finding" films, a sample that is not the
+# size asked, or a crash (rather than None) when the NIH films are absent.
+def test_normal_films_are_the_no_finding_films(shared_data, data_dir, monkeypatch):
+    assert labels.load_normal_films(size=16) is None        # no data here: the notebook then says so
+    monkeypatch.setenv("RADKIT_LOCAL_DATA", str(shared_data))
+    films, views = labels.load_normal_films(size=16)
+    table = labels.read_label_csv(shared_data / "nih_cxr_subset" / "Data_Entry_subset.csv",
+                                  shared_data / "nih_cxr_subset" / "images", findings=labels.NIH_FINDINGS)
+    normal = table.labels.sum(axis=1) == 0
+    assert films.shape == (normal.sum(), 16, 16) and list(views) == list(np.asarray(table.info["view"])[normal])
+    sample, sample_views = labels.load_normal_films(size=16, n=20, seed=1)
+    assert sample.shape == (20, 16, 16) and set(sample_views) <= {"AP", "PA"}
+    assert any((sample[0] == film).all() for film in films)
+
+
 # ---------------------------------------------------------------- ChestMNIST in notebook 06
 
 def _notebook_06_cell(marker: str) -> str:

@@ -84,7 +84,7 @@ def load_heart_boxes(size: int = 128, source: str = "auto", seed: int = 0) -> Bo
 
     if source not in ("auto", "real", "phantom"):
         raise RadkitError(f"source={source!r} is not one of 'auto', 'real', 'phantom'.", "Use source='auto'.")
-    folder, reason = None, "you asked for phantoms"
+    folder, reason = None, "source='phantom' asks for them"
     if source != "phantom":
         listed = download.stored_copy("cxr_heart_boxes", "BBox_List_Cardiomegaly.csv")
         images_folder = _heart_images(listed)
@@ -96,7 +96,7 @@ def load_heart_boxes(size: int = 128, source: str = "auto", seed: int = 0) -> Bo
         else:
             reason = "the NIH heart boxes are not on this computer (see radkit.registry.get('nih_heart_boxes'))"
     if folder is None:
-        print(f"Using PRACTICE chest films (phantoms), because: {reason}")
+        print(f"Using PRACTICE chest films (phantoms), because {reason}.")
         films = phantoms.chest_xrays(config.pick(600, 240), size=size, seed=seed)
         thorax = np.stack([box_of_mask(m) for m in films["lung_masks"]])
         n = len(films["images"])
@@ -200,7 +200,7 @@ def load_blood_cells(size=(240, 320), source: str = "auto", seed: int = 0, colou
 
     if source not in ("auto", "real", "phantom"):
         raise RadkitError(f"source={source!r} is not one of 'auto', 'real', 'phantom'.", "Use source='auto'.")
-    root, reason = None, "you asked for phantoms"
+    root, reason = None, "source='phantom' asks for them"
     if source != "phantom":
         readme = download.stored_copy("bccd", "BCCD/ImageSets/Main/test.txt")
         if readme is not None:
@@ -210,7 +210,7 @@ def load_blood_cells(size=(240, 320), source: str = "auto", seed: int = 0, colou
         else:
             reason = "BCCD is not on this computer (`radkit fetch bccd` downloads it once)"
     if root is None:
-        print(f"Using PRACTICE blood smears (phantoms), because: {reason}")
+        print(f"Using PRACTICE blood smears (phantoms), because {reason}.")
         counts = config.pick((240, 60, 60), (240, 30, 30))   # 240 to learn from in both modes: 15 steps an epoch
         splits, labels, info = [], {}, {}
         for split, n, offset in zip(("train", "val", "test"), counts, (0, 1000, 2000)):

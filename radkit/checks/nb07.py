@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from radkit.exercises import Exercise, close_to
+import re
+
+from radkit.exercises import Exercise, cell_code, close_to, diagnose_bool
 
 # Exercise 1: two boxes on a 10-pixel grid, worked out by hand (not with radkit.boxes.iou).
 Q1_BOX_A, Q1_BOX_B = (0, 0, 40, 30), (20, 10, 60, 40)
@@ -34,8 +36,15 @@ def _q3(wbc_share, in_range, counts, low, high):
     problem = close_to(wbc_share, share, 0.0005, "wbc_share (white cells / (red + white cells), a fraction)")
     if problem:
         return problem
-    if bool(in_range) != (low <= share <= high):
-        return "in_range should be True exactly when wbc_share lies between low and high."
+    problem = diagnose_bool(in_range, low <= share <= high, "in_range")
+    if problem:
+        return problem
+    # On this smear a one-sided test can give the right answer by luck: a range has two ends, check both.
+    line = next((l for l in cell_code().splitlines() if re.match(r"\s*in_range\s*=", l)), "")
+    if len({"low", "high"} & set(re.findall(r"[A-Za-z_]\w*", line))) == 1:
+        return ("in_range compares wbc_share with only one end of the range; it happens to give the right answer "
+                "on this smear, but a smear beyond the other end would pass too. Check both: "
+                "low <= wbc_share <= high.")
     return None
 
 
@@ -62,5 +71,9 @@ q3 = Exercise(
     solution='wbc_share = counts["WBC"] / (counts["RBC"] + counts["WBC"])\nin_range = low <= wbc_share <= high',
     wrong=('wbc_share = 100 * counts["WBC"] / (counts["RBC"] + counts["WBC"])\nin_range = low <= wbc_share <= high',
            'wbc_share = counts["WBC"] / counts["RBC"]\nin_range = not (low <= wbc_share <= high)',
-           'wbc_share = counts["RBC"] / (counts["RBC"] + counts["WBC"])\nin_range = low <= wbc_share <= high'),
+           'wbc_share = counts["RBC"] / (counts["RBC"] + counts["WBC"])\nin_range = low <= wbc_share <= high',
+           'wbc_share = counts["WBC"] / (counts["RBC"] + counts["WBC"])\nin_range = "no"',
+           'wbc_share = counts["WBC"] / (counts["RBC"] + counts["WBC"])\nin_range = "False"',
+           'wbc_share = counts["WBC"] / (counts["RBC"] + counts["WBC"])\nin_range = low, high',
+           'wbc_share = counts["WBC"] / (counts["RBC"] + counts["WBC"])\nin_range = wbc_share > low'),
 )

@@ -451,7 +451,7 @@ def test_many_series_are_listed_briefly_and_chosen_by_number_or_description(tmp_
         dicom.load_series(tmp_path)
     message = str(error.value)
     assert len(message) < 1500 and "series=1" in message
-    assert "'emri_small split into one file per slice': 10 files, MR" in message
+    assert "'emri_small split into one file p': 10 files, MR, sagittal, UID ..." in message
     by_text = dicom.load_series(tmp_path, series="split into one file")
     assert by_text.volume.shape == (10, 64, 64)
     number = next(int(line.split(".")[0]) for line in message.splitlines() if "CT series 07" in line)
@@ -524,9 +524,9 @@ def test_shared_folder_of_many_series_lists_them_and_loads_by_number():
         dicom.load_series(SHARED_DICOM)
     lines = [line for line in str(error.value).splitlines() if re.match(r"\s*\d+\. ", line)]
     assert len(lines) >= 10 and all(len(line) < 110 for line in lines)
-    number, listed = next((int(line.split(".")[0]), line) for line in lines if ", CT, UID" in line)
+    number, listed = next((int(line.split(".")[0]), line) for line in lines if ", CT, " in line)
     series = dicom.load_series(SHARED_DICOM, series=number)
-    assert series.header.Modality == "CT" and str(series.header.SeriesInstanceUID)[:24] in listed
+    assert series.header.Modality == "CT" and str(series.header.SeriesInstanceUID).endswith(listed.split("...")[-1])
 
 
 # Catches: saving the de-identified copy over the original scan (or any file radkit did not write),
@@ -549,3 +549,115 @@ def test_save_never_overwrites_a_file_radkit_did_not_write(tmp_path):
     assert mine.read_bytes() == b"the user's own picture"
     png = dicom.save_png(picture, tmp_path / "ours.png")
     assert dicom.save_png(picture, png) == png
+
+
+# ------------------------------------------------------------------ messages a clinician can act on
+
+def _ct_series(folder, n, uid, description, orientation=(1, 0, 0, 0, 1, 0), date="20240305"):
+    """``n`` one-slice CT files of one series (pydicom's CT_small), with the given UID, plane and date."""
+    for k in range(n):
+        ds = dicom.read(dicom.example_path("CT_small.dcm"))
+        ds.SeriesInstanceUID, ds.SOPInstanceUID = uid, pydicom.uid.generate_uid()
+        ds.SeriesDescription, ds.SeriesDate, ds.ImageOrientationPatient = description, date, list(orientation)
+        ds.ImagePositionPatient = [0, 0, 5.0 * k]
+        dicom.save(ds, folder / f"{uid[-6:]}_{k}.dcm")
+
+
+# Catches: many one-slice series listed under the same shortened UID prefix, with no date and no plane,
+# so that none can be told apart or chosen except by copying a full UID.
+def test_many_series_with_one_uid_prefix_are_told_apart_and_chosen_by_uid_tail(tmp_path):
+    prefix = "1.3.6.1.4.1.14519.5.2.1.7695.4164.588007658875541480266195634"
+    planes = [(1, 0, 0, 0, 1, 0), (1, 0, 0, 0, 0, -1), (0, 1, 0, 0, 0, -1), (1, 0, 0, 0, 0.7071, 0.7071)]
+    for n in range(24):
+        _ct_series(tmp_path, 1, f"{prefix}{n:02d}", "CT chest", orientation=planes[n % 4], date=f"202403{n + 1:02d}")
+    with pytest.raises(RadkitError, match="24 series") as error:
+        dicom.load_series(tmp_path)
+    lines = [line for line in str(error.value).splitlines() if re.match(r"\s*\d+\. ", line)]
+    tails = [line.split("UID ")[-1] for line in lines]
+    assert len(set(tails)) == len(lines) == 24 and all(len(line) < 110 for line in lines)
+    assert all(re.search(r"\d+\. 2024-03-\d\d 'CT chest': 1 file, CT, (axial|coronal|sagittal|oblique), UID", line)
+               for line in lines)
+    assert {"axial", "coronal", "sagittal", "oblique"} <= {line.split(", ")[2] for line in lines}
+    chosen = lines[5]
+    series = dicom.load_series(tmp_path, series=chosen.split("UID ")[-1])
+    assert series.header.SeriesInstanceUID.endswith(tails[5].lstrip("."))
+    assert str(series.header.SeriesDate) == re.search(r"(\d{4})-(\d\d)-(\d\d)", chosen).expand(r"\1\2\3")
+
+
+# Catches: a mixed-orientation refusal that prints "[np.float64(1.0), ...]" instead of naming the planes.
+def test_mixed_orientations_are_named_as_planes(tmp_path):
+    folder = dicom.example_series(tmp_path / "series")
+    victim = sorted(folder.iterdir())[3]
+    ds = dicom.read(victim)
+    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    dicom.save(ds, victim)
+    with pytest.raises(RadkitError, match=r"9 sagittal \(e\.g\. .*\); 1 axial \(e\.g\. ") as error:
+        dicom.load_series(folder)
+    assert "np.float" not in str(error.value) and "[" not in str(error.value).split("face different ways")[1]
+    assert [dicom.plane(o) for o in ([1, 0, 0, 0, 1, 0], [1, 0, 0, 0, 0, -1], [0, 1, 0, 0, 0, -1],
+                                     [1, 0, 0, 0, 0.7071, 0.7071])] == ["axial", "coronal", "sagittal", "oblique"]
+
+
+# Catches: CT pixels outside the scanned circle left at -2048 "HU" when the file declares no padding (real file),
+# and a series printing the same note once per slice.
+def test_undeclared_ct_padding_is_found_said_and_treated_as_air(tmp_path, capsys):
+    real = SHARED_DICOM / "CT_CT2_WG04_uncompressed.dcm"
+    if not real.is_file():
+        pytest.skip(f"the shared DICOM files are not in {SHARED_DICOM}")
+    ds = dicom.read(real)
+    assert "PixelPaddingValue" not in ds
+    raw = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    outside = raw == raw.min()
+    assert raw.min() <= -2000 and outside.mean() > 0.1
+    values = dicom.pixels(ds)
+    assert np.all(values[outside] == -1000) and np.allclose(values[~outside], raw[~outside])
+    said = capsys.readouterr().out
+    assert "outside the scanned field" in said and f"{outside.mean():.0%}" in said and "-2048" in said
+    for k in range(3):  # a series of three such slices: one note, saying how many slices
+        slice_ = dicom.read(real)
+        slice_.SOPInstanceUID, slice_.ImagePositionPatient = pydicom.uid.generate_uid(), [0, 0, 2.0 * k]
+        slice_.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        dicom.save(slice_, tmp_path / f"{k}.dcm")
+    series = dicom.load_series(tmp_path)
+    assert series.volume.min() > -1100  # nothing left far below air
+    assert [n for n in series.notes if "outside the scanned field" in n][0].startswith("3 of 3 slices")
+    assert capsys.readouterr().out.count("outside the scanned field") == 1
+    ordinary = dicom.read(dicom.example_path("CT_small.dcm"))  # declares its padding; -896 HU is not below air
+    del ordinary.PixelPaddingValue
+    assert np.array_equal(dicom.pixels(ordinary), ordinary.pixel_array * float(ordinary.RescaleSlope)
+                          + float(ordinary.RescaleIntercept))
+    assert "outside the scanned field" not in capsys.readouterr().out
+
+
+# Catches: tag_table on an Enhanced CT saying RescaleSlope/Intercept are "(not in this file)" although
+# the pixels are rescaled with them (they live in the functional groups).
+def test_tag_table_reads_enhanced_functional_groups():
+    real = dicom.read(dicom.example_path("eCT_Supplemental.dcm"))
+    shared = real.SharedFunctionalGroupsSequence[0].PixelValueTransformationSequence[0]
+    table = {line.split()[0]: line for line in dicom.tag_table(real).splitlines()}
+    assert f"  {shared.RescaleSlope}  (shared by all frames" in table["RescaleSlope"]
+    assert f"  {shared.RescaleIntercept}  (shared by all frames" in table["RescaleIntercept"]
+    assert "(not in this file)" not in table["PixelSpacing"] and "(not in this file)" not in table["WindowCenter"]
+    made = _enhanced_ct()  # a rescale of its own in each frame
+    line = next(x for x in dicom.tag_table(made).splitlines() if x.startswith("RescaleIntercept"))
+    assert "frame 1 of 2; differs from frame to frame" in line
+    assert "(not in this file)" in dicom.tag_table(made, ["BodyPartExamined"])
+
+
+# Catches: a header saved without its image after de-identification called "damaged" when read back,
+# while a file cut short is still called damaged.
+def test_saved_header_only_file_is_not_called_damaged(tmp_path, capsys):
+    ds = dicom.read(dicom.example_path("CT_small.dcm"))
+    dicom.deidentify(ds)
+    del ds.PixelData
+    path = dicom.save(ds, tmp_path / "header.dcm")
+    back = dicom.read(path)
+    assert "PixelData" not in back and back.PatientIdentityRemoved in ("YES", "NO")
+    assert "header only" in capsys.readouterr().out
+    with pytest.raises(RadkitError, match="no image in it"):
+        dicom.pixels(back)
+    cut = tmp_path / "cut.dcm"
+    data = dicom.example_path("CT_small.dcm").read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(RadkitError, match="damaged"):
+        dicom.load_image(cut)

@@ -23,4 +23,4 @@ from radkit.dicom.pixels import (  # noqa: F401
 )
 from radkit.dicom.tags import tag_table, _tag, deidentify  # noqa: F401
 from radkit.dicom.saving import WRITER, save, save_png  # noqa: F401
-from radkit.dicom.series import Series, read_folder, load_series, example_series  # noqa: F401
+from radkit.dicom.series import Series, read_folder, load_series, example_series, plane  # noqa: F401

@@ -63,12 +63,19 @@ def _rescale(ds) -> tuple[np.ndarray, np.ndarray]:
     return np.array(slope, dtype=np.float64), np.array(intercept, dtype=np.float64)
 
 
-def pixels(ds: pydicom.Dataset) -> np.ndarray:
+AIR_HU = -1000.0
+BELOW_AIR_HU = -1100.0  # nothing in a patient is below air: a constant lower than this is the field's padding
+PADDING_SHARE = 0.005  # ... when it covers at least this share of the picture (a few pixels could be noise)
+
+
+def pixels(ds: pydicom.Dataset, notes: list | None = None) -> np.ndarray:
     """Pixel values in the file's units (float32), shape (rows, cols) or (frames, rows, cols).
 
     CT: Hounsfield units (stored value x RescaleSlope + RescaleIntercept, per frame for enhanced CT);
     RT Dose: dose (stored value x DoseGridScaling); other images: whatever units the file uses
     (``units(ds)`` says which). Padding outside the scanned field (PixelPaddingValue) becomes air on CT.
+    A CT that declares no padding but fills the outside of its scanned circle with one value far below
+    air (often -2048 or -3024 "HU") gets the same treatment, with a note: printed, or added to ``notes``.
     """
     if _is_colour(ds):
         raise RadkitError(f"{_name(ds)} is a colour image ({ds.PhotometricInterpretation}), "
@@ -86,9 +93,31 @@ def pixels(ds: pydicom.Dataset) -> np.ndarray:
         slope, intercept = slope[0], intercept[0]
     values = (stored * slope + intercept).astype(np.float32)  # the same formula as in the notebook
     padding = _padding(ds, stored)
+    if padding is None and ds.get("Modality") == "CT":
+        padding = _undeclared_padding(ds, values, notes)
     if padding is not None and padding.any() and not padding.all():
-        values[padding] = -1000.0 if ds.get("Modality") == "CT" else values[~padding].min()
+        values[padding] = AIR_HU if ds.get("Modality") == "CT" else values[~padding].min()
     return values
+
+
+def _undeclared_padding(ds, values, notes: list | None) -> np.ndarray | None:
+    """On a CT without PixelPaddingValue: the pixels holding one constant far below air, when there are
+    enough of them to be the outside of the scanned circle; says so in plain words."""
+    lowest = float(values.min()) if values.size else 0.0
+    if lowest >= BELOW_AIR_HU:
+        return None
+    padding = values == lowest
+    share = float(padding.mean())
+    if share < PADDING_SHARE or share == 1.0:
+        return None
+    note = (f"{_name(ds)}: {share:.0%} of the pixels hold {lowest:g} HU, far below air ({AIR_HU:g} HU): the area "
+            "outside the scanned field, which the file does not declare as padding (no PixelPaddingValue). "
+            f"Treated as padding and shown as air ({AIR_HU:g} HU).")
+    if notes is None:
+        print(f"Note: {note}")
+    else:
+        notes.append(note)
+    return padding
 
 
 def _padding(ds, stored) -> np.ndarray | None:

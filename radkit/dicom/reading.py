@@ -73,8 +73,17 @@ def read(path) -> pydicom.Dataset:
         ds.file_meta.TransferSyntaxUID = _transfer_syntax_as_read(ds)
     kind = ds.get("SOPClassUID") or getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID")
     if "PixelData" not in ds and "Image Storage" in getattr(kind, "name", ""):  # pydicom stops quietly at the end
-        raise _damaged(path, f"should hold an image ({kind.name}) but ends before it")
+        if not _saved_without_pixels(ds):
+            raise _damaged(path, f"should hold an image ({kind.name}) but ends before it")
+        print(f"Note: {path.name} holds the header only, without the image: it was saved that way "
+              "(for example a de-identified header), not damaged.")
     return ds
+
+
+def _saved_without_pixels(ds) -> bool:
+    """A header saved on purpose without its image, once de-identified (PatientIdentityRemoved,
+    DeidentificationMethod), as opposed to a copy that stopped half-way."""
+    return str(ds.get("PatientIdentityRemoved", "")).upper() == "YES" or "DeidentificationMethod" in ds
 
 
 def _read_without_header(path: Path) -> pydicom.Dataset:

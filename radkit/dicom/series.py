@@ -70,14 +70,46 @@ def _header(path: Path) -> pydicom.Dataset:
         return read(path)  # says plainly what is wrong (or reads the file after all)
 
 
+def plane(orientation) -> str:
+    """The plane a slice lies in, from its ImageOrientationPatient: axial, coronal, sagittal or oblique."""
+    if orientation is None or len(orientation) != 6:
+        return "plane unknown"
+    row, column = np.array(orientation[:3], dtype=float), np.array(orientation[3:], dtype=float)
+    normal = np.cross(row, column)
+    length = np.linalg.norm(normal)
+    if length == 0:
+        return "plane unknown"
+    normal = np.abs(normal) / length
+    if normal.max() < 0.9:  # tilted more than about 25 degrees from every main plane
+        return "oblique"
+    return ("sagittal", "coronal", "axial")[int(np.argmax(normal))]
+
+
+def _uid_tails(uids: list[str], shortest: int = 8) -> dict[str, str]:
+    """The end of each UID, long enough to tell every series in the folder apart."""
+    for length in range(shortest, max([len(u) for u in uids] + [shortest]) + 1):
+        if len({uid[-length:] for uid in uids}) == len(uids):
+            break
+    return {uid: ("..." if len(uid) > length else "") + uid[-length:] for uid in uids}
+
+
+def _date(ds) -> str:
+    """The series' date as 2024-03-05 (or the study's), or "no date"."""
+    value = str(ds.get("SeriesDate") or ds.get("StudyDate") or ds.get("AcquisitionDate") or "")
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) >= 8 and value[:8].isdigit() else "no date"
+
+
 def _series_list(groups: dict) -> list[str]:
-    """One short line per series: number, description, slices, modality, start of the UID."""
+    """One short line per series: number, date, description, slices, modality, plane, and a UID tail that
+    tells it from the others."""
+    tails = _uid_tails(list(groups))
     lines = []
     for number, (uid, slices) in enumerate(groups.items(), start=1):
         first = slices[0][1]
-        description = _describe(first)[:40]
-        lines.append(f"{number:>3}. {description!r}: {len(slices)} file{'s' * (len(slices) != 1)}, "
-                     f"{first.get('Modality', '?')}, UID {uid[:24]}{'...' if len(uid) > 24 else ''}")
+        description = _describe(first)[:32]
+        where = plane(first.get("ImageOrientationPatient")) if "ImageOrientationPatient" in first else "no plane"
+        lines.append(f"{number:>3}. {_date(first)} {description!r}: {len(slices)} file{'s' * (len(slices) != 1)}, "
+                     f"{first.get('Modality', '?')}, {where}, UID {tails[uid]}")
     return lines
 
 
@@ -91,7 +123,8 @@ def _choose_series(folder, groups: dict, series) -> str:
     """The UID of the series the learner chose: by number (from 1), by UID, or by part of its description."""
     listing = _series_list(groups)
     shown = "\n".join(listing[:25] + ([f"     ... and {len(listing) - 25} more"] if len(listing) > 25 else []))
-    how = "load_series(folder, series=1) by number, or series='T1' by part of its description"
+    how = ("load_series(folder, series=1) by number, series='T1' by part of its description, "
+           "or series='...1234.5678' by the end of its UID")
     uids = list(groups)
     if series is None:
         raise RadkitError(f"{Path(folder).name} holds {len(groups)} series:\n{shown}", f"Choose one: {how}.")
@@ -103,7 +136,10 @@ def _choose_series(folder, groups: dict, series) -> str:
     text = str(series)
     if text in groups:
         return text
-    matches = [uid for uid in uids if text.lower() in _describe(groups[uid][0][1]).lower()]
+    tail = text.lstrip(".")
+    matches = [uid for uid in uids if len(tail) >= 4 and uid.endswith(tail)]
+    if len(matches) != 1:
+        matches = [uid for uid in uids if text.lower() in _describe(groups[uid][0][1]).lower()]
     if len(matches) == 1:
         return matches[0]
     problem = f"{len(matches)} series match {text!r}" if matches else f"No series matches {text!r}"
@@ -115,8 +151,8 @@ def load_series(folder, series=None, series_uid: str | None = None) -> Series:
 
     Slices are ordered by their position along the slice normal (ImagePositionPatient and
     ImageOrientationPatient), or by InstanceNumber when positions are missing. A folder holding
-    several series needs ``series``: its number in the list the error shows, or part of its
-    description (``series_uid`` also works). Copies of the same slice (same SOPInstanceUID) are left
+    several series needs ``series``: its number in the list the error shows, part of its
+    description, or the end of its UID as listed (``series_uid`` also works). Copies of the same slice (same SOPInstanceUID) are left
     out with a note; slices facing different ways are refused; a single slice is said not to be a volume.
     """
     groups: dict[str, list] = {}
@@ -157,7 +193,11 @@ def load_series(folder, series=None, series_uid: str | None = None) -> Series:
         notes.append("This series has a single slice: it is one image, not a volume "
                      "(the spacing between slices is unknown; SliceThickness is shown instead).")
     row, col = (float(v) for v in header.get("PixelSpacing", [1.0, 1.0]))
-    volume = np.stack([pixels(ds) for _, ds in slices])
+    padding_notes = []
+    volume = np.stack([pixels(ds, notes=padding_notes) for _, ds in slices])
+    if padding_notes:
+        notes.append(f"{len(padding_notes)} of {len(slices)} slice{'s' * (len(slices) != 1)}: "
+                     + padding_notes[0].split(": ", 1)[1])
     for note in notes:
         print(f"Note: {note}")
     return Series(volume, (round(between, 4), row, col), [p for p, _ in slices], header, order, notes)
@@ -186,7 +226,11 @@ def _check_orientation(folder, slices: list) -> None:
             key = tuple(np.round(np.array(ds.ImageOrientationPatient, dtype=float), 3))
             faces.setdefault(key, []).append(path.name)
     if len(faces) > 1:
-        listing = "; ".join(f"{len(names)} facing {list(key)} (e.g. {names[0]})" for key, names in faces.items())
+        planes = {key: plane(key) for key in faces}
+        repeated = [name for name in planes.values() if list(planes.values()).count(name) > 1]
+        named = {key: planes[key] + (" tilted " + "/".join(f"{v:g}" for v in key) if planes[key] in repeated else "")
+                 for key in faces}
+        listing = "; ".join(f"{len(names)} {named[key]} (e.g. {names[0]})" for key, names in faces.items())
         raise RadkitError(f"The slices in {Path(folder).name} face different ways ({listing}), so they cannot be "
                           "stacked into one volume (a localiser, or several planes in one series).",
                           "Put only slices with the same ImageOrientationPatient in the folder.")

@@ -16,6 +16,8 @@ def tag_table(ds: pydicom.Dataset, keywords=None) -> str:
     for keyword in keywords:
         value = ds.get(keyword)
         if value is None:
+            value = _from_functional_groups(ds, keyword)
+        if value is None:
             value = "(not in this file)"
         elif value == "":
             value = "(empty)"
@@ -23,6 +25,26 @@ def tag_table(ds: pydicom.Dataset, keywords=None) -> str:
             value = f"(a sequence of {len(value)} item{'s' * (len(value) != 1)})"
         rows.append(f"{keyword:<26} {_tag(pydicom.tag.Tag(keyword))}  {value}")
     return "\n".join(rows)
+
+
+def _from_functional_groups(ds: pydicom.Dataset, keyword: str) -> str | None:
+    """Where an enhanced (multi-frame) file keeps ``keyword``: in the functional groups shared by all frames,
+    or in each frame's own. Returns the value with where it was found, or None."""
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    for group in (shared[0] if shared else []):
+        for item in (group.value if group.VR == "SQ" else []):
+            if keyword in item:
+                return f"{item.get(keyword)}  (shared by all frames, {group.keyword})"
+    frames = ds.get("PerFrameFunctionalGroupsSequence") or []
+    found = []
+    for frame in frames:
+        value = next((item.get(keyword) for group in frame if group.VR == "SQ" for item in group.value
+                      if keyword in item), None)
+        found.append(value)
+    if not any(v is not None for v in found):
+        return None
+    differ = len({str(v) for v in found}) > 1
+    return f"{found[0]}  (frame 1 of {len(frames)}{'; differs from frame to frame' if differ else ', the same in every frame'})"
 
 
 def _tag(tag) -> str:

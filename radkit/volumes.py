@@ -199,18 +199,24 @@ def series_to_nifti(folder, path, overwrite: bool = False) -> Path:
 def volume_to_series(volume, template_folder, out_folder, description: str = "RadKit volume") -> list[Path]:
     """Write a volume (e.g. a predicted mask) as DICOM slices that copy the template series' headers (notebook 08).
 
-    The new series gets its own identifiers, so a viewer shows it beside the original.
-    ``out_folder`` must be new or empty: radkit does not mix its files with others.
+    ``volume`` is in RAS, as ``read_scan`` and ``read_nifti`` give it; it is turned back to the series'
+    own slices, rows and columns. The new series gets its own identifiers, so a viewer shows it beside
+    the original. ``out_folder`` must be new or empty: radkit does not mix its files with others.
     """
     import pydicom
+    from nibabel import orientations
 
     from radkit.dicom import load_series, read, save
 
     series = load_series(template_folder)
     volume = np.asarray(volume)
-    if volume.shape != series.volume.shape:
-        raise RadkitError(f"The volume has shape {volume.shape} but the series {series.volume.shape}.",
-                          "Give a volume made from this series (same slices, rows and columns).")
+    ras_shape, _, _, _ = to_canonical(np.empty(series.volume.shape, np.uint8), series_affine(series))
+    if volume.shape != ras_shape.shape:
+        raise RadkitError(f"The volume has shape {volume.shape} but the series, turned to RAS, {ras_shape.shape}.",
+                          "Give a volume made from this series as radkit reads it (volumes.read_scan(folder)).")
+    back = orientations.ornt_transform(orientations.axcodes2ornt(tuple(CANONICAL)),
+                                       orientations.io_orientation(series_affine(series)))
+    volume = orientations.apply_orientation(volume, back)
     if volume.min() < 0 or volume.max() > 65535:
         raise RadkitError(f"The volume holds values {volume.min()} to {volume.max()}; DICOM slices here store 0..65535.",
                           "Save a mask (whole numbers) or rescale the volume first.")

@@ -171,10 +171,11 @@ def test_dicom_series_to_nifti_and_back(tmp_path):
     ras, ras_spacing, _, _ = volumes.to_canonical(series.volume, volumes.series_affine(series), series.spacing)
     array, spacing = volumes.read_nifti(path)  # read as radkit always reads: turned to RAS
     assert np.array_equal(array, ras) and spacing == ras_spacing
-    mask = (series.volume > np.median(series.volume)).astype(np.uint8)
+    mask = (array > np.median(array)).astype(np.uint8)  # a mask made on the RAS volume goes back to the slices
     written = volumes.volume_to_series(mask, folder, tmp_path / "mask_series", description="mask")
     again = dicom.load_series(tmp_path / "mask_series")
-    assert len(written) == len(series.files) and np.array_equal(again.volume, mask)
+    assert len(written) == len(series.files) and np.array_equal(again.volume, series.volume > np.median(array))
+    assert np.array_equal(volumes.read_scan(tmp_path / "mask_series").array, mask)
     assert again.header.SeriesInstanceUID != series.header.SeriesInstanceUID
     with pytest.raises(RadkitError, match="not empty"):
         volumes.volume_to_series(mask, folder, tmp_path / "mask_series")

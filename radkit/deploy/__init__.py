@@ -30,5 +30,5 @@ from radkit.deploy.export import (  # noqa: F401
     SHARD_BYTES, INACTIVE_AT_INFERENCE, SUPPORTED, ACTIVATIONS, DROP_KEYS, WEIGHT_NAMES, export_tfjs,
     folder_size
 )
-from radkit.deploy.prepare import preprocess, _dicom_through_window, _crop  # noqa: F401
+from radkit.deploy.prepare import preprocess, preprocess_pixels, _dicom_through_window, _crop  # noqa: F401
 from radkit.deploy.browser import Server, serve, find_chromium, browser_missing, try_in_browser  # noqa: F401

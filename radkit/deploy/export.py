@@ -291,7 +291,7 @@ def _describe_output(model, label_names):
 
 
 def export_tfjs(model, folder, label_names=None, float16: bool = False, pixel_divisor: float = 255.0,
-                pixel_offset: float = 0.0, title: str | None = None, window=None) -> Path:
+                pixel_offset: float = 0.0, title: str | None = None, window=None, scope=None) -> Path:
     """Save a Keras model for TensorFlow.js: model.json, weight files, and radkit.json beside them.
 
     Introduced in notebook 09. ``label_names`` are the names of the outputs (for one sigmoid output:
@@ -301,6 +301,9 @@ def export_tfjs(model, folder, label_names=None, float16: bool = False, pixel_di
     ``window=(level, width)`` makes the page show DICOM files through that window instead of their own (for a
     model trained on, say, lung-window CT). A classifier that ends in global average pooling and one dense
     layer also gets what the page needs to draw its class activation map (``radkit.explain.cam``).
+    ``scope`` (what ``radkit.report.learn_scope`` returns) goes with the model: the page then refuses a DICOM
+    whose header is outside it, and withholds the answer for a picture that does not look like the training
+    films, computed as ``scope.check`` computes it in Python (its numbers in ``scope.bin``).
     Returns the folder.
 
     >>> export_tfjs(model, "export/pneumonia_cnn", label_names=["normal", "pneumonia"])
@@ -333,6 +336,8 @@ def export_tfjs(model, folder, label_names=None, float16: bool = False, pixel_di
     specs, data = _weights(weighted, float16)
     task, activation, label_names = _describe_output(model, label_names)
 
+    if scope is not None:
+        _check_scope(scope, model, height, width, channels, pixel_divisor, pixel_offset)
     folder = Path(folder)
     _check_export_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -369,8 +374,42 @@ def export_tfjs(model, folder, label_names=None, float16: bool = False, pixel_di
     if window is not None:  # DICOM files are shown through the model's window, not their own
         metadata["input"]["window"] = [float(window[0]), float(window[1])]
         metadata["input"]["steps"].insert(0, f"DICOM: window level {window[0]:g}, width {window[1]:g}")
+    if scope is not None:  # the average features, then the whitening matrix row by row: float32, little-endian
+        (folder / "scope.bin").write_bytes(np.concatenate([np.ravel(scope.mean), np.ravel(scope.whitening)])
+                                           .astype("<f4").tobytes())
+        metadata["scope"] = dict(scope.describe(), file="scope.bin", features=int(np.size(scope.mean)),
+                                 message=_scope_message(), modality_names=_modality_names())
+    elif (folder / "scope.bin").is_file():  # radkit's own earlier export (checked above)
+        (folder / "scope.bin").unlink()
     (folder / "radkit.json").write_text(json.dumps(metadata, indent=1), encoding="utf-8")
     return folder
+
+
+def _modality_names() -> dict:
+    from radkit.report import MODALITY_NAMES
+
+    return dict(MODALITY_NAMES)
+
+
+def _scope_message() -> str:
+    from radkit.report import SCOPE_MESSAGE
+
+    return SCOPE_MESSAGE
+
+
+def _check_scope(scope, model, height, width, channels, pixel_divisor, pixel_offset) -> None:
+    """Refuse a scope learned for another model (other layers or another input)."""
+    from radkit.report import Scope
+
+    if not isinstance(scope, Scope):
+        raise RadkitError(f"scope= should be what radkit.report.learn_scope returns; got {type(scope).__name__}.",
+                          "Pass scope=report.learn_scope(model, train_images, val_images), or leave it out.")
+    names = {layer.name for layer in model.layers}
+    wanted = {"height": height, "width": width, "channels": channels, "pixel_divisor": pixel_divisor,
+              "pixel_offset": pixel_offset}
+    if not set(scope.layers) <= names or any(float(scope.input[k]) != float(v) for k, v in wanted.items()):
+        raise RadkitError("This scope was learned for another model (other layers or another input size).",
+                          "Learn the scope again with this model: report.learn_scope(model, train_images, val_images).")
 
 
 def _exported_by_radkit(folder: Path) -> bool:

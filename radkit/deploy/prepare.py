@@ -48,6 +48,12 @@ def preprocess(image, model_folder) -> np.ndarray:
             image = _dicom_through_window(image, meta["window"])
         else:
             image = decode_image(image)
+    return preprocess_pixels(image, meta)
+
+
+def preprocess_pixels(image, meta: dict) -> np.ndarray:
+    """The steps of ``preprocess`` on pixels already decoded (grey (H, W) or colour (H, W, 3), 0-255), for a model
+    input described by ``meta`` (height, width, channels, pixel_divisor, pixel_offset, as in radkit.json)."""
     pixels = np.asarray(image, dtype=np.float64)
     if pixels.ndim == 3 and pixels.shape[-1] == 1:
         pixels = pixels[..., 0]

@@ -128,12 +128,19 @@ def build_webapp(model_folder, site, title: str | None = None, learn_more: dict 
     if card is not None:
         (site / "model_card.json").write_text(json.dumps(card, indent=1), encoding="utf-8")
     app = {"title": title or meta.get("title") or "RadKit model", "notice": notice, "about": about,
-           "learn_more": learn_more or {}, "model_card": card is not None}
+           "learn_more": learn_more or {}, "model_card": card is not None, "max_pixels": _max_pixels()}
     (site / "app.json").write_text(json.dumps(app, indent=1), encoding="utf-8")
     html = (site / "index.html").read_text(encoding="utf-8")
     (site / "index.html").write_text(html.replace("{{TITLE}}", _escape(app["title"])), encoding="utf-8")
     _make_installable(site, app["title"])  # last: its list of files to keep offline is what is in the site now
     return site
+
+
+def _max_pixels() -> int:
+    """The largest picture RadKit reads (Pillow's limit): the page refuses larger ones, as Python does."""
+    from PIL import Image
+
+    return int(Image.MAX_IMAGE_PIXELS)
 
 
 ICON_SIZES = (192, 512)

@@ -56,7 +56,7 @@ def _truth_folder(parts: tuple) -> str | None:
 
 
 def predict_folder(model, folder, size: int | None = None, threshold: float = 0.5,
-                   label_names=None, show: bool = True) -> FolderPredictions:
+                   label_names=None, show: bool = True, scope=None) -> FolderPredictions:
     """The model's answer for every picture in a folder of your own (PNG, JPEG, DICOM, ...) (notebook 03).
 
     Returns one row per file: ``file``, ``probability``, ``prediction``, ``truth`` and a
@@ -65,6 +65,8 @@ def predict_folder(model, folder, size: int | None = None, threshold: float = 0.
     those are the truth: the result ends with sensitivity, specificity, PPV, NPV and AUC (also in
     ``.metrics``). ``label_names`` default to the sub-folder names (sorted, as ``load_image_folder``
     numbers them), else the course's ("normal", "pneumonia"). ``size`` defaults to the model's input size.
+    With ``scope`` (``radkit.report.learn_scope``, notebook 10) each file is first checked against what the model
+    learned: for a file outside it (a CT, a limb film, a photograph...) the answer is withheld and the note says why.
     """
     from radkit import data
 
@@ -84,11 +86,17 @@ def predict_folder(model, folder, size: int | None = None, threshold: float = 0.
                            "TIFF or BMP file")
             continue
         try:
+            if scope is not None:
+                check = scope.check(model, path)
+                if not check["in_scope"]:
+                    row["prediction"] = "withheld"
+                    row["note"] = "withheld: " + "; ".join(check["reasons"])
+                    continue
             pictures.append(data.to_model_input(data.read_image(path), size))
             row["probability"] = None
         except RadkitError as error:
             row["note"] = f"skipped: {error.problem}"
-    if not pictures:
+    if not pictures and not any(row["prediction"] == "withheld" for row in rows):
         raise RadkitError(f"{folder} holds no pictures RadKit can read.",
                           "Put PNG, JPEG or DICOM files in it (grey, not colour).")
     read = [row for row in rows if row["probability"] is None]
@@ -97,7 +105,7 @@ def predict_folder(model, folder, size: int | None = None, threshold: float = 0.
     if label_names is None:
         label_names = folders if has_truth and len(folders) == 2 else LABEL_NAMES
     label_names = list(label_names)
-    for row, p in zip(read, predict_probabilities(model, np.concatenate(pictures))):
+    for row, p in zip(read, predict_probabilities(model, np.concatenate(pictures)) if pictures else []):
         row["probability"] = float(p)
         row["prediction"] = label_names[int(p >= threshold)]
     if not has_truth:

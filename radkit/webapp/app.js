@@ -6,7 +6,8 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const state = { model: null, meta: null, app: null, backend: null, stream: null, camModel: null, camKernel: null };
+  const state = { model: null, meta: null, app: null, backend: null, stream: null, camModel: null, camKernel: null,
+    scope: null };
   // What the tests and the benchmark read: every result, in order.
   const hooks = { results: [], ready: null, predict: null, time: null };
   window.radkitApp = hooks;
@@ -176,6 +177,153 @@
     return { context, image };
   }
 
+  // The picture itself at display resolution (not the model's small input grid), at most DISPLAY pixels on its
+  // longest side: RGBA pixels, or a DICOM's grey values. Returns the canvas and where the model's crop lies on it.
+  const DISPLAY = 512;
+  function showFilm(rgba, grey, cols, rows, geometry) {
+    const full = document.createElement('canvas');
+    full.width = cols; full.height = rows;
+    const fullContext = full.getContext('2d');
+    const image = fullContext.createImageData(cols, rows);
+    if (grey) {
+      for (let i = 0; i < cols * rows; i++) {
+        image.data[i * 4] = image.data[i * 4 + 1] = image.data[i * 4 + 2] = grey[i];
+        image.data[i * 4 + 3] = 255;
+      }
+    } else image.data.set(rgba);
+    fullContext.putImageData(image, 0, 0);
+    const scale = Math.min(1, DISPLAY / Math.max(cols, rows));
+    const canvas = $('preview');
+    canvas.width = Math.max(1, Math.round(cols * scale));
+    canvas.height = Math.max(1, Math.round(rows * scale));
+    canvas.classList.add('film');
+    const context = canvas.getContext('2d');
+    context.imageSmoothingEnabled = true;
+    context.imageSmoothingQuality = 'high';
+    context.drawImage(full, 0, 0, canvas.width, canvas.height);
+    const crop = { x: geometry.left * scale, y: geometry.top * scale, w: geometry.cropW * scale, h: geometry.cropH * scale };
+    return { context, crop };
+  }
+
+  // The heatmap (one value 0..1 per pixel of the model's input) laid over the film, resized (smoothly) onto the
+  // part of the film the model looked at.
+  function drawHeatmapOnFilm(film, heatmap) {
+    const { height, width } = state.meta.input;
+    const small = document.createElement('canvas');
+    small.width = width; small.height = height;
+    const smallContext = small.getContext('2d');
+    const image = smallContext.createImageData(width, height);
+    for (let i = 0; i < heatmap.length; i++) {
+      const v = heatmap[i];
+      const [r, g, b] = v < 0.5 ? [0, 510 * v, 255 * (1 - 2 * v)] : [255, 510 * (1 - v), 0];
+      image.data[i * 4] = r; image.data[i * 4 + 1] = g; image.data[i * 4 + 2] = b;
+      image.data[i * 4 + 3] = 255 * 0.5 * v;   // weak evidence stays see-through, as radkit.explain.overlay draws it
+    }
+    smallContext.putImageData(image, 0, 0);
+    film.context.imageSmoothingEnabled = true;
+    film.context.drawImage(small, film.crop.x, film.crop.y, film.crop.w, film.crop.h);
+  }
+
+  // ---------------------------------------------------------------- the model's scope (radkit.report.Scope)
+
+  // What a DICOM header says that is outside the model's scope, in the words radkit.report.header_problems uses.
+  function headerProblems(header) {
+    const scope = state.meta.scope;
+    const names = scope.modality_names || {};
+    const problems = [];
+    const modality = (header.modality || '').trim().toUpperCase();
+    if (modality && !scope.modalities.includes(modality)) {
+      problems.push(`it is ${names[modality] || `a ${modality}`} image (Modality ${modality}); this model learned from `
+        + `${scope.modalities.join(' or ')} radiographs only`);
+    }
+    const part = (header.bodyPart || '').trim().toUpperCase();
+    if (part && !scope.body_parts.includes(part)) {
+      problems.push(`the file says the body part is ${part}; this model learned from `
+        + `${scope.body_parts.map((p) => p.toLowerCase()).join(' and ')} films only`);
+    }
+    const view = (header.view || '').trim().toUpperCase();
+    if (view && !scope.views.includes(view)) {
+      problems.push(`the file says the view is ${view}; this model learned from ${scope.views.join(' and ')} (frontal) views only`);
+    }
+    return problems;
+  }
+
+  function readHeader(bytes) {
+    const ds = dicomParser.parseDicom(bytes, { untilTag: 'x7fe00010' });
+    return { modality: ds.string('x00080060') || '', bodyPart: ds.string('x00180015') || '', view: ds.string('x00185101') || '' };
+  }
+
+  // How colourful the picture is: the average over its pixels of the largest minus the smallest of R, G, B.
+  function colourfulness(rgba) {
+    if (!rgba) return 0;
+    let sum = 0;
+    const n = rgba.length / 4;
+    for (let p = 0; p < rgba.length; p += 4) {
+      const r = rgba[p]; const g = rgba[p + 1]; const b = rgba[p + 2];
+      sum += Math.max(r, g, b) - Math.min(r, g, b);
+    }
+    return n ? sum / n : 0;
+  }
+
+  // The three checks of radkit.report.Scope.check_input, on the model's input: colour, contrast, and the
+  // Mahalanobis distance of the model's own features (each scope layer averaged over the picture).
+  function checkScope(input, colour) {
+    const scope = state.meta.scope;
+    const { height, width, channels } = state.meta.input;
+    const outputs = tf.tidy(() => {
+      let maps = state.scope.model.predict(tf.tensor4d(input, [1, height, width, channels]));
+      if (!Array.isArray(maps)) maps = [maps];
+      return tf.concat(maps.map((m) => m.mean([1, 2])), 1);
+    });
+    const features = outputs.dataSync();
+    outputs.dispose();
+    const n = features.length;
+    const { mean, whitening } = state.scope;
+    const centred = new Float64Array(n);
+    for (let j = 0; j < n; j++) centred[j] = features[j] - mean[j];
+    let squared = 0;
+    for (let i = 0; i < n; i++) {
+      let z = 0;
+      for (let j = 0; j < n; j++) z += whitening[i * n + j] * centred[j];
+      squared += z * z;
+    }
+    const distance = Math.sqrt(squared);
+    let average = 0;
+    for (let i = 0; i < input.length; i++) average += input[i];
+    average /= input.length;
+    let spread = 0;
+    for (let i = 0; i < input.length; i++) spread += (input[i] - average) ** 2;
+    const contrast = Math.sqrt(spread / input.length);
+    const reasons = [];
+    if (colour > scope.colour_limit) {
+      reasons.push(`it is a colour picture (colourfulness ${colour.toFixed(0)}; chest films are grey, at most ${scope.colour_limit})`);
+    }
+    if (contrast < scope.contrast_limit) {
+      reasons.push(`it has almost no contrast (${contrast.toFixed(3)}; the chest films it learned from have at least `
+        + `${scope.contrast_limit.toFixed(3)})`);
+    }
+    if (distance > scope.distance_limit) {
+      reasons.push(`its features are far from the training films' (distance ${distance.toFixed(1)}; limit `
+        + `${scope.distance_limit.toFixed(1)})`);
+    }
+    return { in_scope: reasons.length === 0, reasons, distance, contrast, colour };
+  }
+
+  // The answer withheld: the film stays, greyed, with what made it look unlike the training films.
+  function showWithheld(check) {
+    $('result').classList.add('withheld');
+    $('answer-title').textContent = `No answer. ${state.meta.scope.message}`;
+    const bars = $('bars');
+    bars.replaceChildren();
+    for (const reason of check.reasons) {
+      const li = document.createElement('li');
+      li.textContent = `Because ${reason}.`;
+      bars.append(li);
+    }
+    $('learn-more').replaceChildren();
+    $('preview-caption').textContent = 'The picture you chose (not analysed)';
+  }
+
   function showClassification(result) {
     const ranked = probabilities(result.values);
     const multiLabel = state.meta.output === 'sigmoid' && result.values.length > 1;
@@ -298,19 +446,6 @@
     });
   }
 
-  function drawHeatmap(drawn, heatmap) {
-    const d = drawn.image.data;
-    for (let i = 0; i < heatmap.length; i++) {
-      const v = heatmap[i];
-      const alpha = 0.5 * v;   // weak evidence stays see-through, as radkit.explain.overlay draws it
-      const [r, g, b] = v < 0.5 ? [0, 510 * v, 255 * (1 - 2 * v)] : [255, 510 * (1 - v), 0];
-      d[i * 4] = (1 - alpha) * d[i * 4] + alpha * r;
-      d[i * 4 + 1] = (1 - alpha) * d[i * 4 + 1] + alpha * g;
-      d[i * 4 + 2] = (1 - alpha) * d[i * 4 + 2] + alpha * b;
-    }
-    drawn.context.putImageData(drawn.image, 0, 0);
-  }
-
   function learnMore(label) {
     const url = (state.app.learn_more || {})[label];
     const place = $('learn-more');
@@ -337,16 +472,25 @@
     const result = await predict(input, Boolean(state.camModel));
     parts.predict = result.ms;
     mark = performance.now();
+    clearResult();
     $('result').hidden = false;
     $('preview-caption').textContent = 'What the model sees';
-    const drawn = showInput(input);
     const [cropH, cropW] = cropSize(rows, cols, height, width);
     const geometry = { cropH, cropW, top: Math.floor((rows - cropH) / 2), left: Math.floor((cols - cropW) / 2),
       spacing: dicom ? dicom.spacing : null };
     const entry = { ok: true, name, values: result.values, shape: result.shape, input: Array.from(input) };
-    if (state.meta.task === 'segmentation') entry.area = showSegmentation(result, drawn, geometry);
-    else if (state.meta.task === 'detection') entry.box = showDetection(result, drawn, geometry);
-    else {
+    if (state.scope) entry.scope = checkScope(input, dicom ? 0 : colourfulness(rgba));
+    if (state.meta.task === 'segmentation') entry.area = showSegmentation(result, showInput(input), geometry);
+    else if (state.meta.task === 'detection') entry.box = showDetection(result, showInput(input), geometry);
+    else if (entry.scope && !entry.scope.in_scope) {
+      showFilm(rgba, dicom ? dicom.grey : null, cols, rows, geometry);
+      if (result.features) result.features.dispose();
+      entry.withheld = true;
+      showWithheld(entry.scope);
+    } else {
+      const film = showFilm(rgba, dicom ? dicom.grey : null, cols, rows, geometry);
+      $('preview-caption').textContent = 'The picture you chose';
+      entry.display = { width: $('preview').width, height: $('preview').height };
       entry.ranked = showClassification(result);
       if (result.features) {
         entry.cam_class = camClass(result.values);
@@ -354,7 +498,7 @@
         const heatmap = await map.data();
         map.dispose();
         result.features.dispose();
-        drawHeatmap(drawn, heatmap);
+        drawHeatmapOnFilm(film, heatmap);
         entry.heatmap = Array.from(heatmap);
         $('preview-caption').textContent = `Where the model looked for “${state.meta.labels[camLabel(entry.cam_class)]}” `
           + '(red: strongest)';
@@ -388,6 +532,14 @@
     let picture;
     try {
       const bytes = new Uint8Array(await file.arrayBuffer());
+      if (state.meta.scope) {   // a CT, an MR or a limb film is refused from its header, before anything is drawn
+        let problems = [];
+        try { problems = headerProblems(readHeader(bytes)); } catch (error) { problems = []; }
+        if (problems.length) {
+          return refuse(file.name, `Not analysed: “${file.name}” is outside what this model learned from: `
+            + `${problems.join('; ')}.`);
+        }
+      }
       const mark = performance.now();
       picture = window.radkitDicom.read(bytes, file.name, state.meta.input.window || null);
       picture.ms = { file: mark - started, dicom: performance.now() - mark };
@@ -464,20 +616,76 @@
     return `${$('answer-title').textContent}${detail ? ` (${detail})` : ''}.`;
   }
 
-  function refuse(name, message) {
-    say(message, true);
+  // Forget everything shown about the previous file: its answer, its picture and its DICOM details (the
+  // patient's name, ID, age and study date must never stay on screen under another file's result or error).
+  function clearResult() {
     $('result').hidden = true;
+    $('result').classList.remove('withheld');
+    $('answer-title').textContent = 'Result';
+    $('bars').replaceChildren();
+    $('learn-more').replaceChildren();
+    $('timing').textContent = '';
+    $('preview-caption').textContent = '';
+    const canvas = $('preview');
+    canvas.classList.remove('film');
+    canvas.width = 1; canvas.height = 1;
+    canvas.getContext('2d').clearRect(0, 0, 1, 1);
+    const place = $('dicom-info');
+    if (place) {
+      place.hidden = true;
+      $('dicom-summary').textContent = '';
+      $('dicom-tags').replaceChildren();
+      $('dicom-warning').textContent = '';
+      $('dicom-warning').hidden = true;
+    }
+  }
+
+  function refuse(name, message) {
+    clearResult();
+    say(message, true);
     hooks.results.push({ ok: false, name, message });
+  }
+
+  // Width and height from a PNG's or JPEG's first bytes (null when they do not say): a picture too large to
+  // read safely is refused before the browser tries to decode it.
+  function declaredSize(head) {
+    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const ihdr = head.length >= 24 && String.fromCharCode(head[12], head[13], head[14], head[15]) === 'IHDR';
+    if (ihdr && head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47) {
+      return [view.getUint32(16), view.getUint32(20)];
+    }
+    if (head.length >= 4 && head[0] === 0xff && head[1] === 0xd8) {
+      let p = 2;
+      while (p + 9 < head.length && head[p] === 0xff) {
+        const marker = head[p + 1];
+        const length = view.getUint16(p + 2);
+        if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
+          return [view.getUint16(p + 7), view.getUint16(p + 5)];
+        }
+        p += 2 + length;
+      }
+    }
+    return null;
+  }
+
+  function tooLarge(name, pixels) {
+    const limit = state.app.max_pixels;
+    if (!limit || pixels <= limit) return false;
+    refuse(name, `“${name}” is too large to read safely: over ${limit.toLocaleString('en')} pixels (a chest film has `
+      + 'about 10 million). Make a smaller copy first (for example 2048 pixels on the longest side).');
+    return true;
   }
 
   async function openFile(file) {
     if (!state.model) return;
     const started = performance.now();
     if (file.size > 60e6) return refuse(file.name, `“${file.name}” is too large (over 60 MB). Please choose a smaller image.`);
+    const head = new Uint8Array(await file.slice(0, 65536).arrayBuffer());
     if (window.radkitDicom) {   // DICOM (.dcm, or "DICM" at byte 128 for files without extension)
-      const head = new Uint8Array(await file.slice(0, 132).arrayBuffer());
-      if (window.radkitDicom.isDicom(file.name, head)) return openDicom(file, started);
+      if (window.radkitDicom.isDicom(file.name, head.subarray(0, 132))) return openDicom(file, started);
     }
+    const size = declaredSize(head);
+    if (size && tooLarge(file.name, size[0] * size[1])) return undefined;
     let bitmap;
     try {
       bitmap = await createImageBitmap(file, { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
@@ -485,6 +693,7 @@
       return refuse(file.name, `Sorry, “${file.name}” could not be opened as a picture. Please choose a PNG or JPEG image `
         + 'or an uncompressed DICOM file.');
     }
+    if (tooLarge(file.name, bitmap.width * bitmap.height)) { bitmap.close(); return undefined; }
     try {
       say(`Analysing ${file.name}...`);
       await analyse(bitmap, bitmap.width, bitmap.height, file.name);
@@ -602,6 +811,7 @@
     state.backend = await chooseBackend();
     state.model = await tf.loadLayersModel('model/model.json');
     setUpHeatmap();
+    await setUpScope();
     if (state.app.model_card) showModelCard(await fetchJSON('model_card.json'));
     const { height, width, channels } = state.meta.input;
     tf.tidy(() => state.model.predict(tf.zeros([1, height, width, channels])).dataSync()); // warm up
@@ -624,7 +834,23 @@
     tf.tidy(() => camOf(state.camModel.predict(tf.zeros([1, height, width, channels]))[0], 0).dataSync()); // warm up
   }
 
+  // The model's scope (radkit.json's "scope", its numbers in scope.bin): the layers whose averaged feature maps
+  // are compared with the training films', the training films' average, and the whitening matrix.
+  async function setUpScope() {
+    const scope = state.meta.scope;
+    if (!scope || state.meta.task !== 'classification') return;
+    const response = await fetch(`model/${scope.file}`);
+    if (!response.ok) throw new Error(`model/${scope.file}: ${response.status}`);
+    const numbers = new Float32Array(await response.arrayBuffer());
+    const n = scope.features;
+    if (numbers.length !== n + n * n) throw new Error(`model/${scope.file} does not hold ${n} features`);
+    const outputs = scope.layers.map((name) => state.model.getLayer(name).output);
+    state.scope = { mean: numbers.subarray(0, n), whitening: numbers.subarray(n),
+      model: tf.model({ inputs: state.model.inputs, outputs }) };
+  }
+
   hooks.predict = async (data) => predict(Float32Array.from(data));
+  hooks.scope = async (data) => checkScope(Float32Array.from(data), 0);
   hooks.time = async (data, repeat) => {   // median milliseconds per image
     const input = Float32Array.from(data);
     const times = [];

@@ -31,6 +31,9 @@
    the thoracic width estimated from the film (radkit.boxes.estimate_thorax_boxes),
    first checked against the 4 real films with lung masks (cxr_lung_masks).
    All 146 hearts were boxed for Cardiomegaly, so the ratio should say "enlarged".
+   --only normal: notebook 07's regressor (its recipe: 15 frozen + 20 tuned epochs on the training films) on the
+   NIH subset's "No Finding" films (labels.load_normal_films): the share whose ratio from the model's heart box is
+   above 0.5, per view. It learnt only enlarged hearts; a normal population is mostly below 0.5 on PA films.
 3. BCCD blood cells (its own lists: 205 train, 87 validation, 72 test smears):
    radkit.models.centre_detector (the small one, from scratch) on colour smears at
    288 x 384 (--cell-size; 240 x 320, what notebook 07 uses for time, gave validation mAP
@@ -55,6 +58,7 @@
 
     RADKIT_LOCAL_DATA=../shared/data python benchmarks/detection.py --figure docs/detection_overlay.png
     RADKIT_LOCAL_DATA=../shared/data python benchmarks/detection.py --only ctr
+    RADKIT_LOCAL_DATA=../shared/data python benchmarks/detection.py --only normal
     RADKIT_LOCAL_DATA=../shared/data python benchmarks/detection.py --only heart --seeds 42,0,1
     RADKIT_LOCAL_DATA=../shared/data python benchmarks/detection.py --only heart --heart-judge val
     RADKIT_LOCAL_DATA=../shared/data python benchmarks/detection.py --only cells --seeds 42,0,1
@@ -247,6 +251,40 @@ def cardiothoracic(size: int = 256, width_error: float = 0.0) -> dict:
             "CTR > 0.5 after correcting the thorax estimate's mean width error": round(float(np.mean(corrected > 0.5)), 3)}
 
 
+def normal_hearts(size: int = 224, frozen_epochs: int = 15, tune_epochs: int = 20, seed: int = 42) -> dict:
+    """Notebook 07's heart regressor, trained as the notebook trains it, on the NIH subset's "No Finding" films:
+    the cardiothoracic ratio from its box (thorax estimated on the film), per view."""
+    from radkit import labels
+
+    data = boxes.load_heart_boxes(size)
+    start = (data.train[1] / size).mean(axis=0)
+    set_seed(seed)
+    model = models.box_regressor((size, size, 1), base="mobilenetv2", trainable=False, start_box=start, head="edges",
+                                 feature_layer="block_13_expand_relu")
+    began = _clock()
+    train.fit(model, data.train, data.val, epochs=frozen_epochs, batch_size=16, patience=frozen_epochs,
+              learning_rate=3e-3, augment=HEART_AUGMENT, verbose=False)
+    models.set_trainable(model, True)
+    train.fit(model, data.train, data.val, epochs=tune_epochs, batch_size=16, patience=tune_epochs,
+              learning_rate=2e-4, augment=HEART_AUGMENT, verbose=False)
+    normal = labels.load_normal_films(size)
+    if normal is None:
+        return {"No Finding films": "not on this computer (nih_cxr_subset)"}
+    films, views = normal
+    found = models.predict_boxes(model, films)
+    ctr = boxes.cardiothoracic_ratio(found, boxes.estimate_thorax_boxes(films, found))
+    widths = (found[:, 2] - found[:, 0]) / size
+    return {**{f"{view} films: n, CTR > 0.5, median CTR": [int((views == view).sum()),
+                                                             round(float(np.mean(ctr[views == view] > 0.5)), 3),
+                                                             round(float(np.median(ctr[views == view])), 3)]
+               for view in ("PA", "AP")},
+            "all: CTR > 0.5": round(float(np.mean(ctr > 0.5)), 3),
+            "heart box width / film width (median): No Finding films, the boxed cardiomegaly films":
+                [round(float(np.median(widths)), 3),
+                 round(float(np.median((data.test[1][:, 2] - data.test[1][:, 0]) / size)), 3)],
+            **_since(began)}
+
+
 def cells(size, epochs: int, base: str, seed: int, colour: bool = True, flips: bool = True, figure=None,
           save_to: str | None = None, keep: str = "last") -> dict:
     """Train the cell detector once; ``keep="last"``: the last epoch's weights (the validation smears are then
@@ -337,7 +375,7 @@ def across_seeds(runs: list, keys) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("heart", "ctr", "cells"), default=None)
+    parser.add_argument("--only", choices=("heart", "ctr", "normal", "cells"), default=None)
     parser.add_argument("--size", type=int, default=224, help="heart films are resized to this many pixels")
     parser.add_argument("--heart-frozen-epochs", type=int, default=15)
     parser.add_argument("--heart-tune-epochs", type=int, default=30)
@@ -402,6 +440,8 @@ def main() -> None:
         check = thorax_check()
         print("Thoracic width from the film vs real lung masks:", check, flush=True)
         print("Cardiothoracic ratio, 146 real films:", cardiothoracic(width_error=check["mean width error"]), flush=True)
+    if args.only in (None, "normal"):
+        print('Heart regressor (notebook 07) on the "No Finding" films:', normal_hearts(seed=seeds[0]), flush=True)
     if args.only in (None, "cells"):
         size = tuple(int(v) for v in args.cell_size.lower().split("x"))
         runs = []

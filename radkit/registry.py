@@ -171,7 +171,10 @@ DATASETS: dict[str, Dataset] = {
                 "581504c23062b15d3059e9caf4c2c39b",
                 sha256="df1c3db1d0d9193719c4c70f707c56f7021f999f825bdc57454c275cf6def19f")},
             notes="About 2 MB. radkit.models.transfer_model finds the file in RADKIT_LOCAL_DATA, the data folder or "
-                  "Keras' own folder (~/.keras/models), checked by SHA-256; otherwise it downloads it once.",
+                  "Keras' own folder (~/.keras/models), checked by SHA-256; otherwise it downloads it once. "
+                  "RadKit does not ship the file (it holds only what it made itself); with no copy and no internet "
+                  "notebook 04 trains from random weights, says so, and shows its stored results with the weights "
+                  "beside (radkit/pretrained/README.md).",
         ),
         Dataset(
             key="msd_hippocampus", title="Medical Segmentation Decathlon, Task04 Hippocampus",

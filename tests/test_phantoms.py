@@ -77,3 +77,70 @@ def test_other_scanner_changes_the_capture_not_the_shape():
         assert out.shape == films.shape and out.dtype == np.uint8
         assert np.abs(out.astype(float) - films).mean() > 3, kind
         assert np.array_equal(out, phantoms.other_scanner(films, kind, seed=1))
+
+
+# ---------------------------------------------------------------- phantoms that carry notebooks 03 and 05's lessons
+
+def _fast_phantoms(monkeypatch, tmp_path):
+    """The practice films notebooks 03 and 05 use with no data at all (fast mode, 28 px)."""
+    from radkit import data
+
+    monkeypatch.setenv("RADKIT_OFFLINE", "1")
+    monkeypatch.setenv("RADKIT_FAST", "1")
+    monkeypatch.setenv("RADKIT_DATA", str(tmp_path / "empty"))
+    monkeypatch.delenv("RADKIT_LOCAL_DATA", raising=False)
+    films = data.load_pneumonia(size=28)
+    assert not films.is_real
+    return films
+
+
+# Catches phantoms where pneumonia is the rarer label (40 %): then class weights cannot show what they do on
+# PneumoniaMNIST, where pneumonia is the common one.
+def test_phantom_splits_are_imbalanced_like_pneumoniamnist(monkeypatch, tmp_path):
+    films = _fast_phantoms(monkeypatch, tmp_path)
+    shares = {split: getattr(films, split)[1].mean() for split in ("train", "val", "test")}
+    assert shares["train"] > 0.85, shares
+    assert 0.65 < shares["val"] < 0.82 and 0.55 < shares["test"] < 0.7, shares
+
+
+# Catches (notebook 03, no data at all): class weights that do not move specificity (the old phantoms:
+# 24.6 % without, 20.3 % with), and a course model that does not fit the phantoms (the real-film model
+# cleared every phantom film at 0.5).
+def test_class_weights_and_the_phantom_twin_carry_notebook_03(monkeypatch, tmp_path):
+    import radkit
+    from radkit import evaluate, models, pretrained, train
+
+    films = _fast_phantoms(monkeypatch, tmp_path)
+    images, labels = films.test
+    model = pretrained.classifier_for(films)
+    m = evaluate.clinical_metrics(labels, evaluate.predict_probabilities(model, images), 0.5)
+    assert 0.3 <= m["specificity"] <= 0.97 and m["sensitivity"] > 0.6, m
+    real = models.course_classifier(source="shipped")
+    assert evaluate.auc(labels, evaluate.predict_probabilities(real, images)) < 0.8, \
+        "the real-film model fits phantoms after all: the twin would not be needed"
+    results = {}
+    for weights in (None, "balanced"):
+        radkit.set_seed(42)
+        quick = models.small_cnn(input_shape=(28, 28, 1))
+        train.fit(quick, films.train, films.val, epochs=3, class_weight=weights, augment=False, verbose=False)
+        results[weights] = evaluate.clinical_metrics(labels, evaluate.predict_probabilities(quick, images))
+    assert results["balanced"]["specificity"] >= results[None]["specificity"] + 0.1, results
+    assert results["balanced"]["sensitivity"] <= results[None]["sensitivity"], results
+
+
+# Catches (notebook 05, no data at all): a marker the model does not lean on (the old phantoms: the shortcut
+# model lost no sensitivity on clean films).
+def test_shortcut_marker_is_learned_on_the_phantoms(monkeypatch, tmp_path):
+    import radkit
+    from radkit import evaluate, explain, models, train
+
+    films = _fast_phantoms(monkeypatch, tmp_path)
+    (train_images, train_labels), (val_images, val_labels), (test_images, test_labels) = films.train, films.val, films.test
+    radkit.set_seed(42)
+    shortcut = models.small_cnn(input_shape=(28, 28, 1))
+    train.fit(shortcut, (explain.add_marker(train_images, train_labels)[0], train_labels),
+              (explain.add_marker(val_images, val_labels)[0], val_labels), epochs=2, augment=False, verbose=False)
+    marked = explain.add_marker(test_images, test_labels)[0]
+    sensitivity = {name: evaluate.clinical_metrics(test_labels, evaluate.predict_probabilities(shortcut, x))["sensitivity"]
+                   for name, x in (("marked", marked), ("clean", test_images))}
+    assert sensitivity["marked"] - sensitivity["clean"] >= 0.3, sensitivity

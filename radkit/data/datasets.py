@@ -47,6 +47,7 @@ class ImageDataset:
         kind = "REAL patient images" if self.is_real else "PRACTICE phantoms (generated, not real patients)"
         print(f"Data: {self.name} - {kind}")
         print(f"From: {_shown_source(self.source)}")
+        print(f"Situation: {config.SITUATIONS[config.data_situation()]}")
         size = self.train[0].shape[1:]
         print(f"Image size: {size[0]} x {size[1]} pixels")
         for split in ("train", "val", "test"):
@@ -190,11 +191,21 @@ def _array_mapping(stacks, name: str):
                       "Use a MedMNIST file, or save the images as uint8 (0..255).")
 
 
+# The share of pneumonia films in each split: 90 % of the training films, as in the data pack's copy of
+# PneumoniaMNIST; 74 % and 62.5 % of the validation and test films, as in its official splits. Pneumonia is the
+# common label, so the practice films teach what the real ones do about class weights (notebook 03).
+PHANTOM_PREVALENCE = {"train": 0.9, "val": 0.74, "test": 0.625}
+
+
 def load_phantom_chest(size: int = 64, n_train: int = 3000, n_val: int = 500, n_test: int = 600,
                        seed: int = 0) -> ImageDataset:
-    """Generated practice chest X-rays (see radkit.phantoms), split into train, validation and test."""
-    parts = [phantoms.chest_xrays(n, size=size, seed=seed + offset)
-             for n, offset in ((n_train, 0), (n_val, 1000), (n_test, 2000))]
+    """Generated practice chest X-rays (see radkit.phantoms), split into train, validation and test.
+
+    Each split has PneumoniaMNIST's share of pneumonia films (``PHANTOM_PREVALENCE``), so that the
+    lessons about imbalance, class weights and prevalence hold on the phantoms too.
+    """
+    parts = [phantoms.chest_xrays(n, size=size, prevalence=PHANTOM_PREVALENCE[split], seed=seed + offset)
+             for split, n, offset in (("train", n_train, 0), ("val", n_val, 1000), ("test", n_test, 2000))]
     extras = {f"{split}_{key}": part[key] for split, part in zip(("train", "val", "test"), parts)
               for key in ("heart_boxes", "lung_masks", "opacity_masks")}
     return ImageDataset("RadKit chest phantoms", "generated on this computer by radkit.phantoms", False,
@@ -239,7 +250,7 @@ def load_pneumonia(size: int = 64, source: str = "auto", seed: int = 0) -> Image
             reason = error.problem
     if data is None:
         print(f"Using the built-in PRACTICE images (phantoms), because: {reason}")
-        data = load_phantom_chest(size, *config.pick((3000, 500, 600), (600, 200, 300)), seed=seed)
+        data = load_phantom_chest(size, *config.pick((3000, 500, 600), (1000, 200, 300)), seed=seed)
     elif data.train[0].shape[1] != size:
         data = ImageDataset(data.name, data.source, True, data.label_names,
                             *((resize_images(x, size), y) for x, y in (data.train, data.val, data.test)))

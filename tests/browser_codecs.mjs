@@ -21,6 +21,7 @@ try {
   await watchPage(page, report, job.timeout_ms);
   await page.goto(job.url);
   report.ready = await page.evaluate(() => window.radkitApp.ready);
+  report.ready_ms = await page.evaluate(() => Math.round(performance.now()));   // the model is ready by then
   report.decoders = await page.evaluate(() => window.radkitDicom.ready);
   for (const [index, file] of job.files.entries()) {
     const encoded = fs.readFileSync(file).toString('base64');

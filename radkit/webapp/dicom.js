@@ -100,10 +100,11 @@
       .catch((error) => { failed[kind] = String(error && error.message); });
   }
 
-  // Loaded in the background as soon as the page opens (a few hundred kB, kept offline with the rest of the
-  // site), so a compressed file can be read at once. `ready` resolves when all have loaded (or failed).
+  // Loaded in the background as soon as the page opens (under 1 MB, kept offline with the rest of the site),
+  // so a compressed file can be read at once. `ready` resolves when all have loaded (or failed), with the
+  // milliseconds since the page started opening.
   const ready = Promise.all(Object.keys(DECODER_FILES).map(loadDecoder))
-    .then(() => ({ loaded: Object.keys(decoders).sort(), failed: { ...failed } }));
+    .then(() => ({ loaded: Object.keys(decoders).sort(), failed: { ...failed }, ms: Math.round(performance.now()) }));
 
   class DicomRefusal extends Error {}
   const fround = Math.fround;

@@ -228,3 +228,35 @@ def test_save_model_never_overwrites_a_model_radkit_did_not_save(tmp_path):
     models.save_model(model, ours)  # radkit's own file: replaced, as notebook 02 does on a re-run
     assert models.load_model(ours).count_params() == model.count_params()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+# Catches notebook 02's "look inside" drifting from radkit's small_cnn (a layer added, a width or a dropout
+# changed on one side only), and the written-out cell growing past what a beginner reads at a glance.
+def test_notebook_02_written_out_network_is_small_cnn_layer_for_layer():
+    import json
+    from pathlib import Path
+
+    notebook = Path(__file__).resolve().parent.parent / "solutions" / "02_first_classifier.ipynb"
+    cells = ["".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+    (source,) = [c for c in cells if "written_out = keras.Sequential(" in c]
+    assert len(source.strip().splitlines()) <= 15
+    namespace = {"SIZE": 28}
+    exec(source, namespace)  # noqa: S102 - the notebook's own cell, run as the learner runs it
+    written_out, ours = namespace["written_out"], models.small_cnn((28, 28, 1))
+    assert models.layer_table(written_out) == models.layer_table(ours)
+    assert [type(layer).__name__ for layer in written_out.layers][-3:] == ["GlobalAveragePooling2D", "Dropout", "Dense"]
+    dropouts = [layer.rate for model in (written_out, ours) for layer in model.layers
+                if isinstance(layer, keras.layers.Dropout)]
+    assert dropouts == [0.3, 0.3]
+    momenta = {layer.momentum for model in (written_out, ours) for layer in model.layers
+               if isinstance(layer, keras.layers.BatchNormalization)}
+    assert momenta == {0.9}
+
+
+# Catches layer_table missing a difference that matters: a wider layer, a missing layer, another kind of layer.
+def test_layer_table_tells_different_networks_apart():
+    ours = models.layer_table(models.small_cnn((28, 28, 1)))
+    assert ours[0] == ("Conv2D", (28, 28, 16), 160) and len(ours) == 14
+    assert models.layer_table(models.small_cnn((28, 28, 1), filters=(32, 32, 64, 128))) != ours
+    assert models.layer_table(models.small_cnn((28, 28, 1), filters=(16, 32, 64))) != ours
+    assert models.layer_table(models.small_cnn((28, 28, 1), n_outputs=2)) != ours

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from radkit.exercises import Exercise, choice_problem, diagnose_numbers, set_problem
+from radkit.exercises import Exercise, choice_problem, diagnose_numbers, number_problem, set_problem
 
 # The notebook's patient lists, kept here too so that a changed cell cannot change the expected answer.
 TRAIN_PATIENTS = ["P01", "P02", "P02", "P03", "P04", "P05", "P05", "P06"]
@@ -61,6 +61,42 @@ def _reloaded(path, reloaded, model):
     return None
 
 
+OURS = (16, 32, 64, 128)     # the detectors per convolution of notebook 02's small_cnn
+WIDER = (32, 32, 64, 128)    # Exercise 5: the first convolution widened to 32
+
+
+def _weights_of(filters, trainable_only: bool = False) -> int:
+    """The number of weights of notebook 02's network with these detectors per convolution (any picture size)."""
+    from radkit import models
+
+    return models.count_params(models.small_cnn((28, 28, 1), filters=filters), trainable_only=trainable_only)
+
+
+def _wider(wider_weights):
+    if hasattr(wider_weights, "count_params"):
+        return ("wider_weights is a model; it should be its number of weights: "
+                "radkit.models.count_params(wider).")
+    problem = number_problem(wider_weights, "wider_weights")
+    if problem:
+        return problem
+    given = float(np.asarray(wider_weights, dtype=float).reshape(-1)[0])
+    if given == _weights_of(WIDER):
+        return None
+    gave = f"For wider_weights you gave {given:,.0f}"
+    mix_ups = {
+        _weights_of(OURS): "the number of weights of the original network, not the wider one (did you count `model`?)",
+        _weights_of(WIDER, trainable_only=True): "the number of weights training changes; count them all (batch "
+        "normalisation also keeps two running averages per detector): radkit.models.count_params(wider)",
+        _weights_of((16, 32, 64, 256)): "the count with the LAST convolution widened (to 256); widen the FIRST "
+        "one, 16 to 32",
+        _weights_of((32, 64, 128, 256)): "the count with every convolution doubled; change only the first, 16 to 32",
+    }
+    if given in mix_ups:
+        return f"{gave}, which is {mix_ups[given]}."
+    return (f"{gave}, which is not the count of our network with 32 detectors in its first convolution. "
+            "Change only the 16 to 32, keep everything else, and count with radkit.models.count_params(wider).")
+
+
 q1 = Exercise(
     "q1", _leaked,
     hint="Make a set of each list with set(...); the & sign keeps what is in both sets.",
@@ -102,4 +138,20 @@ q4 = Exercise(
     wrong=('path = radkit.models.save_model(model, models_folder / "first_classifier.keras")\nreloaded = model',
            'path = radkit.models.save_model(model, models_folder / "my_model.keras")\n'
            "reloaded = radkit.models.load_model(path)"),
+)
+q5 = Exercise(
+    "q5", _wider,
+    hint="Only the first convolution changes, from 16 to 32 detectors: "
+         "radkit.models.small_cnn(input_shape=(SIZE, SIZE, 1), filters=(32, 32, 64, 128)). "
+         "Then count with radkit.models.count_params(wider).",
+    solution="wider = radkit.models.small_cnn(input_shape=(SIZE, SIZE, 1), filters=(32, 32, 64, 128))\n"
+             "wider_weights = radkit.models.count_params(wider)",
+    wrong=("wider = radkit.models.small_cnn(input_shape=(SIZE, SIZE, 1), filters=(32, 32, 64, 128))\n"
+           "wider_weights = radkit.models.count_params(model)",
+           "wider = radkit.models.small_cnn(input_shape=(SIZE, SIZE, 1), filters=(16, 32, 64, 256))\n"
+           "wider_weights = radkit.models.count_params(wider)",
+           "wider = radkit.models.small_cnn(input_shape=(SIZE, SIZE, 1), filters=(32, 32, 64, 128))\n"
+           "wider_weights = radkit.models.count_params(wider, trainable_only=True)",
+           "wider = radkit.models.small_cnn(input_shape=(SIZE, SIZE, 1), filters=(32, 32, 64, 128))\n"
+           "wider_weights = wider"),
 )

@@ -117,10 +117,15 @@ def main() -> None:
         result = train_folder(folder, seed=args.seed, epochs=args.epochs)
         before = baseline(folder, args.baseline, args.seed) if args.baseline else None
     test = result.test
+    from radkit import evaluate
+    from radkit.own_images import _probabilities
+
+    at_half = evaluate.clinical_metrics(result.data.test[1], _probabilities(result.model, result.data.test[0]), 0.5)
     print(f"\nRESULT side={args.side}px model={result.recipe.model} size={result.recipe.size}px "
           f"threshold={result.threshold:.3f} ACC={test['accuracy']:.3f} AUC={test['auc']:.3f} "
           f"sensitivity={test['sensitivity']:.3f} specificity={test['specificity']:.3f} "
-          f"time={result.seconds / 60:.1f} min (folder to result, {os.cpu_count()} CPU cores)")
+          f"time={result.seconds / 60:.1f} min (folder to result, {os.cpu_count()} CPU cores); "
+          f"the same model at threshold 0.5: ACC={at_half['accuracy']:.3f}")
     if before:
         print(f"BEFORE (notebook 02's cell: small CNN at {args.baseline} px, threshold 0.5) "
               f"ACC={before['accuracy']:.3f} AUC={before['auc']:.3f} sensitivity={before['sensitivity']:.3f} "

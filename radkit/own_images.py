@@ -27,10 +27,13 @@ from radkit.errors import RadkitError
 # trained from scratch by more than the noise, and pays for its slower epochs.
 TRANSFER_MIN_TRAIN = 1000
 # Pictures at least this large (their shorter side, in pixels) carry detail that a 96-pixel input keeps and a
-# 64-pixel one loses; below it, the folder's own size is used (upsampling adds no information).
+# 64-pixel one loses.
 TRANSFER_MIN_SIDE = 96
-TRANSFER_SIZE = 96   # MobileNetV2 input: ~4x faster than 224 on a laptop CPU, same pretrained weights
-SMALL_CNN_MAX_SIZE = 64
+TRANSFER_SIZE = 96   # MobileNetV2 input: ~5x fewer pixels than the 224 it was trained at, same weights
+# The small CNN's four poolings leave a 4 x 4 grid of features at 64 px and 1 x 1 at 28 px: films smaller than
+# 64 px are enlarged to it (on PneumoniaMNIST written as a folder, 64 px beat the films' own 28 px:
+# benchmarks/own_folder.py --baseline 64), larger ones reduced (a small CNN gains little above it).
+SMALL_CNN_SIZE = 64
 
 
 @dataclass
@@ -67,7 +70,7 @@ def choose_recipe(side: int, n_train: int, weights_found: bool, epochs: int | No
 
     MobileNetV2 (pretrained on photos, fine-tuned) when the folder has at least ``TRANSFER_MIN_TRAIN``
     training films of at least ``TRANSFER_MIN_SIDE`` pixels and the weights are at hand; otherwise the
-    course's small CNN at the folder's own size (at most 64 px). The loss is always balanced.
+    course's small CNN at 64 px. The loss is always balanced.
     """
     reasons = []
     big_enough = n_train >= TRANSFER_MIN_TRAIN and side >= TRANSFER_MIN_SIDE
@@ -84,7 +87,7 @@ def choose_recipe(side: int, n_train: int, weights_found: bool, epochs: int | No
                        f"learns), then {tuned} with its last blocks learning too, at a 10 times smaller step.")
         recipe = Recipe(size, model, frozen, tuned, reasons)
     else:
-        size = min(side, SMALL_CNN_MAX_SIZE)
+        size = SMALL_CNN_SIZE
         if not big_enough:
             why = (f"only {n_train} training films (a pretrained network pays from about {TRANSFER_MIN_TRAIN})"
                    if n_train < TRANSFER_MIN_TRAIN else
@@ -94,9 +97,10 @@ def choose_recipe(side: int, n_train: int, weights_found: bool, epochs: int | No
                    "not found (radkit.download.keras_weights says where it looks), and the same network with "
                    "random weights needs far more films")
         reasons.append(f"model: the course's small CNN, because {why}.")
-        reasons.append(f"image size: {size} px, "
-                       + (f"the films' own size (making them larger adds no detail)." if size == side else
-                          f"because a small CNN gains little above {SMALL_CNN_MAX_SIZE} px and slows down."))
+        reasons.append(f"image size: {size} px (the films are {side} px): "
+                       + ("enlarged, because the small CNN halves the picture four times and keeps a finer "
+                          "grid of features from a larger input." if side < size else
+                          "a small CNN gains little from larger pictures and slows down."))
         n = epochs or config.pick(full=15, fast=2)
         reasons.append(f"training: up to {n} epochs, keeping the epoch with the best validation AUC.")
         recipe = Recipe(size, "small_cnn", n, 0, reasons)
@@ -197,6 +201,7 @@ def train_folder(folder, seed: int = config.DEFAULT_SEED, epochs: int | None = N
               f"{scores['accuracy']:.3f}, sensitivity {scores['sensitivity']:.3f}, specificity "
               f"{scores['specificity']:.3f}, AUC {scores['auc']:.3f}.")
     seconds = time.perf_counter() - start
+    print(f"From the folder to this result: {seconds / 60:.1f} min.")
     return FolderResult(model, data, recipe, threshold, scores, seconds)
 
 

@@ -31,13 +31,13 @@ def write_kaggle_folder(root, side: int = 28, per_label: int = 24, seed: int = 0
 
 
 # Catches the own-folder path using one recipe whatever the folder: a big folder of large films must get the
-# pretrained network at its input size, a small or low-resolution folder the small CNN at the films' own size,
+# pretrained network at its input size, a small or low-resolution folder the small CNN at 64 px,
 # and missing weights must not pick a network that would start from random weights.
 @pytest.mark.parametrize("side, n_train, weights, model, size", [
     (1024, 4400, True, "mobilenetv2", TRANSFER_SIZE),
     (1024, TRANSFER_MIN_TRAIN - 1, True, "small_cnn", 64),
-    (28, 4400, True, "small_cnn", 28),
-    (48, 4400, True, "small_cnn", 48),
+    (28, 4400, True, "small_cnn", 64),
+    (48, 4400, True, "small_cnn", 64),
     (1024, 4400, False, "small_cnn", 64),
 ])
 def test_the_recipe_suits_the_folder(side, n_train, weights, model, size):
@@ -67,7 +67,7 @@ def test_train_folder_chooses_on_validation_and_judges_on_test(tmp_path, capsys)
     root = write_kaggle_folder(tmp_path / "xrays")
     result = train_folder(root, epochs=1, verbose=False)
     out = capsys.readouterr().out
-    assert "What RadKit chose for this folder, and why:" in out and "small CNN" in out and "28 px" in out
+    assert "What RadKit chose for this folder, and why:" in out and "small CNN" in out and "64 px" in out
     assert "val taken from train/ by patient" in out and "Threshold" in out and "test films" in out
     data = result.data
     val_probs = _probabilities(result.model, data.val[0])

@@ -95,10 +95,57 @@ def privacy_leaks(outputs) -> list[str]:
     return found
 
 
+# ---------------------------------------------------------------- the quick lane: markers by kind
+
+# `python3 run.py test --quick` runs `-m "not notebook and not browser and not hub and not slow"`.
+# Markers are given here, by kind, so that a new test file is sorted without anyone remembering to.
+NOTEBOOK_FILES = ("test_walkthrough.py", "test_situations.py")  # they execute whole notebooks
+RUNS_NOTEBOOKS = ("NotebookClient", "ExecutePreprocessor", "nbconvert --execute", "\"--execute\"")
+BROWSER_FILES = ("test_browser*.py",)
+HUB_FILES = ("test_hub*.py",)
+# Each measured above 10 s on 2 cores (pytest --durations): installs, servers, whole-pipeline trainings.
+SLOW_TESTS = {
+    "test_wheel.py::test_wheel_installs_and_runs_outside_the_checkout",
+    "test_run.py::test_run_py_course_serves_lab_with_news_and_update_checks_off",
+}
+SLOW_FILES = ("test_workshop_files.py",)
+
+
+def _runs_notebooks(path: Path, cache: dict = {}) -> bool:
+    """Does this test file execute notebooks (it names a notebook runner)?"""
+    if path not in cache:
+        try:
+            source = path.read_text(encoding="utf-8")
+        except OSError:
+            source = ""
+        cache[path] = any(word in source for word in RUNS_NOTEBOOKS)
+    return cache[path]
+
+
+def kinds(item) -> set[str]:
+    """The markers of one collected test: notebook, browser, hub, slow (an empty set for a quick unit test)."""
+    path = Path(str(item.fspath))
+    found = set()
+    if type(item).__name__ == "IPyNbCell" or path.suffix == ".ipynb":
+        found.add("notebook")  # a cell nbval runs from a notebook in solutions/
+    elif path.name in NOTEBOOK_FILES or (path.suffix == ".py" and _runs_notebooks(path)):
+        found.add("notebook")
+    if any(path.match(pattern) for pattern in BROWSER_FILES):
+        found.add("browser")
+    if any(path.match(pattern) for pattern in HUB_FILES):
+        found.add("hub")
+    if path.name in SLOW_FILES or f"{path.name}::{item.name.split('[')[0]}" in SLOW_TESTS:
+        found.add("slow")
+    return found
+
+
 def pytest_collection_modifyitems(session, config, items):
-    """Check the outputs of every notebook cell that nbval runs (no second execution): a cell whose output
-    shows private text fails. Called for all items, so it covers `pytest tests solutions` (run.py test)."""
+    """Mark every test by kind (above); and check the outputs of every notebook cell that nbval runs (no second
+    execution): a cell whose output shows private text fails. Called for all items, so it covers
+    `pytest tests solutions` (run.py test)."""
     for item in items:
+        for kind in sorted(kinds(item)):
+            item.add_marker(getattr(pytest.mark, kind))
         if type(item).__name__ != "IPyNbCell":
             continue
 

@@ -253,3 +253,28 @@ def test_readme_is_one_screen_and_its_commands_exist(run_py):
         assert not re.search(history, readme, re.I), f"project history in README.md: {history}"
     for link in re.findall(r"\]\(([^)#:]+)[)#]", readme):
         assert (ROOT / link).exists(), f"README.md links to a missing file: {link}"
+
+
+# Catches: a quick lane that still runs notebooks, the browser or the hub (or that skips plain unit tests):
+# the markers come from tests/conftest.py by file and kind.
+def test_tests_are_marked_by_kind(tmp_path):
+    from types import SimpleNamespace
+
+    import conftest
+
+    class IPyNbCell(SimpleNamespace):  # what nbval collects from a notebook
+        pass
+
+    def kinds(path, name="test_something", item_type=SimpleNamespace):
+        return conftest.kinds(item_type(fspath=path, name=name))
+
+    assert kinds(ROOT / "solutions" / "02_first_classifier.ipynb", "Cell 3", IPyNbCell) == {"notebook"}
+    assert kinds(ROOT / "tests" / "test_walkthrough.py", "test_learner_walkthrough[02.ipynb]") == {"notebook"}
+    runner = tmp_path / "test_new_notebook_runner.py"
+    runner.write_text("from nbclient import NotebookClient\n")
+    assert kinds(runner) == {"notebook"}  # a new file that runs notebooks is found by what it calls
+    assert kinds(ROOT / "tests" / "test_browser_dicom.py") == {"browser"}
+    assert kinds(ROOT / "tests" / "test_hub.py") == {"hub"}
+    assert kinds(ROOT / "tests" / "test_wheel.py", "test_wheel_installs_and_runs_outside_the_checkout") == {"slow"}
+    assert kinds(ROOT / "tests" / "test_wheel.py", "test_distribution_name_is_not_the_taken_one") == set()
+    assert kinds(ROOT / "tests" / "test_data.py", "test_load_pneumonia[28]") == set()

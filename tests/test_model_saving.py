@@ -51,7 +51,7 @@ def _build(kind):
 LOAD_AND_PREDICT = textwrap.dedent("""
     import json, sys
     import numpy as np
-    from radkit.models import load_model, task_of   # nothing else imported: load_model must find what it needs
+    from radkit.models import compiled_by_radkit, load_model, task_of   # load_model must find what it needs itself
     folder = sys.argv[1]
     found = {}
     for kind in json.loads(sys.argv[2]):
@@ -59,7 +59,7 @@ LOAD_AND_PREDICT = textwrap.dedent("""
             model = load_model(f"{folder}/{kind}.keras")
             x = np.load(f"{folder}/{kind}_x.npy")
             np.save(f"{folder}/{kind}_again.npy", model.predict(x, verbose=0))
-            found[kind] = {"task": task_of(model), "error": None}
+            found[kind] = {"task": task_of(model), "radkit_compiled": compiled_by_radkit(model), "error": None}
         except Exception as error:
             found[kind] = {"task": None, "error": f"{type(error).__name__}: {error}"[:300]}
     print("RESULT" + json.dumps(found))
@@ -94,3 +94,5 @@ def test_each_model_reloads_in_a_fresh_process_and_predicts_the_same(reloaded, k
     again = np.load(folder / f"{kind}_again.npy")
     np.testing.assert_allclose(again, before[kind], rtol=1e-5, atol=1e-6)
     assert report[kind]["task"] == _build(kind)[2]
+    # radkit's compile is known as radkit's after loading, so fit recompiles it as it would have before saving.
+    assert report[kind]["radkit_compiled"] is True

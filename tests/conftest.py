@@ -103,10 +103,37 @@ NOTEBOOK_FILES = ("test_walkthrough.py", "test_situations.py")  # they execute w
 RUNS_NOTEBOOKS = ("NotebookClient", "ExecutePreprocessor", "nbconvert --execute", "\"--execute\"")
 BROWSER_FILES = ("test_browser*.py",)
 HUB_FILES = ("test_hub*.py",)
-# Each measured above 10 s on 2 cores (pytest --durations): installs, servers, whole-pipeline trainings.
+# The slowest tests of the rest (pytest --durations): trainings, whole corpora, fresh processes, installs, servers.
+# Together they took three quarters of the unit tests' time; the quick lane leaves them out.
 SLOW_TESTS = {
-    "test_wheel.py::test_wheel_installs_and_runs_outside_the_checkout",
+    "test_config.py::test_augmentation_prints_no_tensorflow_warning_and_no_environment",
+    "test_data.py::test_fast_mode_shrinks_the_data",
+    "test_data.py::test_pneumonia_falls_back_to_phantoms_offline",
+    "test_data.py::test_real_nih_folder_split_by_patient",
+    "test_decoding.py::test_real_files_give_their_pixels_or_a_plain_error",
+    "test_deidentify.py::test_corpus_every_file_deidentifies_and_saves_or_gives_a_clear_error",
+    "test_deidentify.py::test_every_attribute_of_table_e1_1_is_actioned_at_every_level",
+    "test_detectors.py::test_centre_detector_learns_cells",
+    "test_detectors.py::test_centre_detector_reads_colour_smears",
+    "test_detectors.py::test_edges_head_follows_a_moving_object",
+    "test_detectors.py::test_trained_regressor_beats_the_average_box",
+    "test_dicom.py::test_corpus_every_file_reads_or_gives_a_clear_error",
+    "test_evaluate.py::test_bootstrap_contains_estimate_and_repeats_with_seed",
+    "test_explain.py::test_tf_explain_and_tape_agree",
+    "test_labels.py::test_nih_subset_reads_as_documented",
+    "test_labels.py::test_notebook_06_chestmnist_step",
+    "test_masks.py::test_fit_takes_neighbouring_slices_as_channels",
+    "test_masks.py::test_unet_learns_squares",
+    "test_model_saving.py::test_each_model_reloads_in_a_fresh_process_and_predicts_the_same",
+    "test_models.py::test_efficientnet_offline",
+    "test_models.py::test_transfer_model_is_flat_and_frozen",
+    "test_own_images.py::test_train_folder_chooses_on_validation_and_judges_on_test",
+    "test_privacy.py::test_nbval_run_fails_a_cell_whose_live_output_leaks",
     "test_run.py::test_run_py_course_serves_lab_with_news_and_update_checks_off",
+    "test_train.py::test_frozen_layers_stay_unchanged_after_fit",
+    "test_train.py::test_same_seed_same_numbers",
+    "test_train.py::test_training_with_augmentation_does_not_print_the_environment",
+    "test_wheel.py::test_wheel_installs_and_runs_outside_the_checkout",
 }
 SLOW_FILES = ("test_workshop_files.py",)
 

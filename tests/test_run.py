@@ -278,3 +278,12 @@ def test_tests_are_marked_by_kind(tmp_path):
     assert kinds(ROOT / "tests" / "test_wheel.py", "test_wheel_installs_and_runs_outside_the_checkout") == {"slow"}
     assert kinds(ROOT / "tests" / "test_wheel.py", "test_distribution_name_is_not_the_taken_one") == set()
     assert kinds(ROOT / "tests" / "test_data.py", "test_load_pneumonia[28]") == set()
+
+
+def test_every_listed_slow_test_exists():
+    import conftest
+
+    stale = [entry for entry in sorted(conftest.SLOW_TESTS)
+             if not (ROOT / "tests" / entry.split("::")[0]).is_file()
+             or f"def {entry.split('::')[1]}(" not in (ROOT / "tests" / entry.split("::")[0]).read_text()]
+    assert not stale, f"tests/conftest.py lists slow tests that do not exist (renamed?): {stale}"

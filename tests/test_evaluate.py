@@ -149,3 +149,21 @@ def test_predict_folder_gives_a_row_per_file(tmp_path, capsys):
     assert "bright.png" in capsys.readouterr().out
     with pytest.raises(RadkitError, match="no folder"):
         evaluate.predict_folder(Brightness(), tmp_path / "missing")
+
+
+# Bug caught: the legend of the overall line drawn inside the axes, over the rows (it covered the PA row that
+# notebook 10's Exercise 3 asks about). Seen failing with the legend in the lower right.
+def test_plot_subgroups_names_the_overall_line_without_a_legend_over_the_rows():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 40)
+    p = np.clip(y * 0.4 + rng.random(len(y)) * 0.6, 0, 1)
+    rows = evaluate.subgroups(y, p, {"view": np.array(["AP", "PA"] * 40)}, n_boot=50)
+    ax = evaluate.plot_subgroups(rows, "auc", overall=0.8)
+    assert ax.get_legend() is None
+    assert "dotted line: all films (0.80)" in ax.get_xlabel()
+    plt.close(ax.figure)

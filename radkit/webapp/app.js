@@ -484,6 +484,7 @@
     else if (state.meta.task === 'detection') entry.box = showDetection(result, showInput(input), geometry);
     else if (entry.scope && !entry.scope.in_scope) {
       showFilm(rgba, dicom ? dicom.grey : null, cols, rows, geometry);
+      entry.display = { width: $('preview').width, height: $('preview').height };
       if (result.features) result.features.dispose();
       entry.withheld = true;
       showWithheld(entry.scope);

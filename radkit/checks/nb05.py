@@ -50,5 +50,6 @@ q3 = Exercise(
     solution='clean_sensitivity = evaluate.clinical_metrics(test_labels, clean_probs)["sensitivity"]',
     wrong=('clean_sensitivity = evaluate.clinical_metrics(test_labels, marked_probs)["sensitivity"]',
            'clean_sensitivity = evaluate.clinical_metrics(test_labels, clean_probs)["specificity"]',
-           "clean_sensitivity = evaluate.clinical_metrics(test_labels, clean_probs)"),
+           "clean_sensitivity = evaluate.clinical_metrics(test_labels, clean_probs)",
+           'clean_sensitivity = 100 * evaluate.clinical_metrics(test_labels, clean_probs)["sensitivity"]'),
 )

@@ -235,9 +235,9 @@ DATASETS: dict[str, Dataset] = {
                   "course's copy, whose annotation and split files match the repository at that commit; files that "
                   "differ are used but called UNVERIFIED. Two published boxes have zero size (BloodImage_00338, "
                   "BloodImage_00343): they are skipped with a note. Without BCCD notebook 07 uses practice smears. "
-                  "BCCD's counts are uneven: a blind second reading of the 72 test smears ships with RadKit "
-                  "(radkit.boxes.second_reading; how it was made: radkit/boxes/bccd_second_reading.md). Two readers "
-                  "who never saw BCCD's boxes count red cells 10 % apart per smear; BCCD's boxes are 27 % from them.",
+                  "BCCD's red-cell boxes are incomplete on some smears (plain red cells left unboxed, clumps boxed as "
+                  "one): a count judged against them is only as good as the boxes, and notebook 07 shows the most "
+                  "miscounted test smears beside their boxes.",
         ),
         Dataset(
             key="pydicom_data", title="pydicom-data example DICOM files",

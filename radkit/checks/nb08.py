@@ -6,6 +6,7 @@ import numpy as np
 
 from radkit import masks, volumes
 from radkit.exercises import Exercise, close_to
+from radkit.exercises.feedback import short
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -70,7 +71,7 @@ def _failure(worst_scan, failure, truths, preds, ids, spacings):
     if worst_scan != worst:
         if worst_scan == max(per_scan, key=per_scan.get):
             return "that is the BEST scan. Look for the lowest mean Dice."
-        return f"{worst_scan!r} is not the scan with the lowest mean Dice (over its structures)."
+        return f"you gave {short(worst_scan)}, which is not the scan with the lowest mean Dice (over its structures)."
     rows = table["scan"] == worst
     expected = "too small" if table["model_ml"][rows].sum() < table["true_ml"][rows].sum() else "too large"
     if failure not in ("too small", "too large"):

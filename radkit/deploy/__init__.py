@@ -11,7 +11,7 @@ Introduced in notebook 09_browser_app. Four steps, one function each:
 - ``build_webapp(model_folder, site)`` makes a static web site: one page,
   TensorFlow.js and dicom-parser copied in, and the model. Nothing is fetched from anywhere
   else, so it works offline and the images never leave the device. The page opens PNG, JPEG and
-  uncompressed DICOM (read as ``radkit.dicom.load_image`` does), draws a classifier's heatmap
+  DICOM, uncompressed or compressed as hospitals export it (read as ``radkit.dicom.load_image`` does), draws a classifier's heatmap
   (``radkit.explain.cam``), a segmentation's outline and area, a box model's box, and the model card.
 - ``serve(site)`` shows the site at ``http://127.0.0.1:PORT`` from a
   background thread, so the notebook stays usable.

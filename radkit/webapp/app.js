@@ -542,6 +542,7 @@
         }
       }
       const mark = performance.now();
+      await window.radkitDicom.ready;   // the decompressors load in the background when the page opens
       picture = window.radkitDicom.read(bytes, file.name, state.meta.input.window || null);
       picture.ms = { file: mark - started, dicom: performance.now() - mark };
     } catch (error) {
@@ -692,7 +693,7 @@
       bitmap = await createImageBitmap(file, { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
     } catch (error) {
       return refuse(file.name, `Sorry, “${file.name}” could not be opened as a picture. Please choose a PNG or JPEG image `
-        + 'or an uncompressed DICOM file.');
+        + 'or a DICOM file.');
     }
     if (tooLarge(file.name, bitmap.width * bitmap.height)) { bitmap.close(); return undefined; }
     try {

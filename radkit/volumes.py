@@ -457,7 +457,8 @@ def load_phantom_mri(n: int = 24, seed: int = 0) -> Volumes:
     from radkit.phantoms import cardiac_mris
 
     drawn = cardiac_mris(n, shape=PHANTOM_SHAPE, seed=seed)
-    return Volumes(list(drawn["volumes"]), list(drawn["labels"].astype(np.uint8)), [PHANTOM_SPACING] * n,
+    # scaled as every real scan is when read, so a phantom written out and measured again is seen the same way
+    return Volumes([scale_intensity(v) for v in drawn["volumes"]], list(drawn["labels"].astype(np.uint8)), [PHANTOM_SPACING] * n,
                    [f"phantom {i:03d}" for i in range(n)], PHANTOM_LABELS, "RadKit phantom cardiac MRI", False,
                    notes=["slices along the first axis; not real patients"], modality="MR")
 
